@@ -1,0 +1,15 @@
+"""layerviz: see what a neural-network layer does, one step at a time.
+
+>>> import layerviz as lv
+>>> conv = lv.Conv2d(1, 1, kernel_size=3, rng=0)
+>>> trace = conv.frames(x)          # x: (C, H, W)
+>>> trace[5].narration              # 'out[0,0,5] = 0.12×(-0.30) + … = 0.41'
+>>> trace.player()                  # animate it in the browser
+"""
+
+from layerviz.layers import Conv2d
+from layerviz.torch_interop import from_torch
+from layerviz.trace import Trace
+
+__all__ = ["Conv2d", "Trace", "from_torch"]
+__version__ = "0.1.0"

@@ -1,0 +1,437 @@
+"""Conv2d: a kernel (filter) sliding over the input.
+
+For input ``x: (N, C, H, W)``, weight ``w: (O, C/groups, kH, kW)`` and bias ``b: (O,)``::
+
+    out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] * xpad[n, g*C/groups + c, i*sH + p*dH, j*sW + q*dW]
+
+where ``g = o // (O/groups)`` is the group of output channel ``o`` and ``xpad`` is the padded input.
+The output has ``OH = (H + pad_top + pad_bottom - dH*(kH-1) - 1) // sH + 1`` rows (likewise ``OW``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from layerviz import _checks
+from layerviz.scene import Grid, Highlight, Scene
+from layerviz.trace import LazyCaptions, Trace
+
+#: torch's padding_mode names and the numpy.pad modes that compute the same padding.
+_NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+class Conv2d:
+    """A 2-D convolution with ``torch.nn.Conv2d``'s arguments and weight shapes.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output; both divisible by ``groups``.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default 1
+    padding : int, (int, int), 'valid' or 'same', default 0
+        Cells added on each side. ``'same'`` keeps the input size (stride 1 only);
+        an odd total is split with the extra cell at the bottom/right, as torch does.
+    dilation : int or (int, int), default 1
+        Spacing between kernel taps.
+    groups : int, default 1
+        Input and output channels are split into ``groups`` independent convolutions.
+    bias : bool, default True
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, default 'zeros'
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights, drawn like torch's: uniform on
+        ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` with ``fan_in = C/groups * kH * kW``.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (out_channels, in_channels // groups, kH, kW)
+    bias : ndarray, shape (out_channels,), or None
+
+    Examples
+    --------
+    >>> conv = Conv2d(1, 1, kernel_size=2, bias=False)
+    >>> conv.weight = [[[[0.0, 1.0], [2.0, 3.0]]]]
+    >>> conv(np.arange(9.0).reshape(1, 3, 3))
+    array([[[19., 25.],
+            [37., 43.]]])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.in_channels = _checks.positive_int("in_channels", in_channels)
+        self.out_channels = _checks.positive_int("out_channels", out_channels)
+        self.groups = _checks.positive_int("groups", groups)
+        for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if channels % self.groups:
+                raise ValueError(f"{name} must be divisible by groups, got {name}={channels}, groups={self.groups}")
+        self.kernel_size = _checks.int_pair("kernel_size", kernel_size, 1)
+        self.stride = _checks.int_pair("stride", stride, 1)
+        self.dilation = _checks.int_pair("dilation", dilation, 1)
+        if padding_mode not in _NUMPY_PAD_MODES:
+            raise ValueError(f"padding_mode must be one of {sorted(_NUMPY_PAD_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride={self.stride}")
+            self.padding = padding
+        else:
+            self.padding = _checks.int_pair("padding", padding, 0)
+
+        rng = np.random.default_rng(rng)
+        kh, kw = self.kernel_size
+        bound = 1.0 / np.sqrt(self.in_channels // self.groups * kh * kw)
+        self.weight = rng.uniform(-bound, bound, self.weight_shape)
+        self.bias = rng.uniform(-bound, bound, self.out_channels) if bias else None
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value) -> None:
+        self._weight = _checks.parameter("weight", value, self.weight_shape)
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value) -> None:
+        self._bias = None if value is None else _checks.parameter("bias", value, (self.out_channels,))
+
+    def pads(self) -> tuple[int, int, int, int]:
+        """Cells added ``(top, bottom, left, right)``."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+            total_h, total_w = dh * (kh - 1), dw * (kw - 1)
+            return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+        ph, pw = self.padding
+        return (ph, ph, pw, pw)
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Output ``(OH, OW)`` for an input of ``height x width``; ValueError if the kernel does not fit."""
+        top, bottom, left, right = self.pads()
+        (kh, kw), (dh, dw), (sh, sw) = self.kernel_size, self.dilation, self.stride
+        span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        padded_h, padded_w = height + top + bottom, width + left + right
+        if span_h > padded_h or span_w > padded_w:
+            raise ValueError(
+                f"kernel_size {self.kernel_size} with dilation {self.dilation} spans {span_h}x{span_w} cells, "
+                f"larger than the padded input {padded_h}x{padded_w}"
+            )
+        return (padded_h - span_h) // sh + 1, (padded_w - span_w) // sw + 1
+
+    # -- forward ------------------------------------------------------------------------------
+
+    def _check_input(self, x) -> np.ndarray:
+        """Return ``x`` as a finite ``(N, C, H, W)`` float64 array."""
+        x = _checks.finite_array("x", x, (3, 4), "(C, H, W) or (N, C, H, W)")
+        batched = x if x.ndim == 4 else x[None]
+        if batched.shape[1] != self.in_channels:
+            raise ValueError(f"x must have in_channels={self.in_channels} channels, got {batched.shape[1]} (shape {x.shape})")
+        if 0 in batched.shape:
+            raise ValueError(f"x must not be empty, got shape {x.shape}")
+        self.output_size(*batched.shape[2:])
+        top, bottom, left, right = self.pads()
+        if self.padding_mode == "reflect" and (max(top, bottom) >= batched.shape[2] or max(left, right) >= batched.shape[3]):
+            raise ValueError(f"padding must be smaller than the input for padding_mode='reflect', got pads {self.pads()} for input {batched.shape[2:]}")
+        return batched
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        top, bottom, left, right = self.pads()
+        return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=_NUMPY_PAD_MODES[self.padding_mode])
+
+    def _windows(self, padded: np.ndarray) -> np.ndarray:
+        """View of every window: ``(N, C, OH, OW, kH, kW)``."""
+        (kh, kw), (dh, dw), (sh, sw) = self.kernel_size, self.dilation, self.stride
+        span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        return sliding_window_view(padded, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+
+    def forward(self, x) -> np.ndarray:
+        """Convolve ``x: (C, H, W)`` or ``(N, C, H, W)``; returns ``(O, OH, OW)`` or ``(N, O, OH, OW)``."""
+        batched = self._check_input(x)
+        out = self._forward_padded(self._pad(batched))
+        return out if np.ndim(x) == 4 else out[0]
+
+    __call__ = forward
+
+    def _forward_padded(self, padded: np.ndarray) -> np.ndarray:
+        windows = self._windows(padded)
+        n, _, oh, ow, kh, kw = windows.shape
+        g, cg, og = self.groups, self.in_channels // self.groups, self.out_channels // self.groups
+        grouped = windows.reshape(n, g, cg, oh, ow, kh, kw)
+        out = np.einsum("ngchwpq,gocpq->ngohw", grouped, self.weight.reshape(g, og, cg, kh, kw), optimize=True)
+        out = out.reshape(n, self.out_channels, oh, ow)
+        if self.bias is not None:
+            out += self.bias[:, None, None]
+        return out
+
+    def frames(self, x) -> ConvTrace:
+        """The forward pass one output cell per frame, in row-major order of the output."""
+        return ConvTrace(self, x)
+
+    def __repr__(self) -> str:
+        text = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding!r}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode!r}"
+        return text + ")"
+
+
+def conv2d_naive(conv: Conv2d, x: np.ndarray) -> np.ndarray:
+    """The definition, as plain loops: the reference the tests hold the vectorized code to.
+
+    ``x: (N, C, H, W)`` already checked; returns ``(N, O, OH, OW)``.
+    """
+    padded = conv._pad(x)
+    n_samples = x.shape[0]
+    oh, ow = conv.output_size(*x.shape[2:])
+    (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+    cg, og = conv.in_channels // conv.groups, conv.out_channels // conv.groups
+    out = np.zeros((n_samples, conv.out_channels, oh, ow))
+    for n in range(n_samples):
+        for o in range(conv.out_channels):
+            first_channel = (o // og) * cg
+            for i in range(oh):
+                for j in range(ow):
+                    total = 0.0 if conv.bias is None else conv.bias[o]
+                    for c in range(cg):
+                        for p in range(kh):
+                            for q in range(kw):
+                                total += conv.weight[o, c, p, q] * padded[n, first_channel + c, i * sh + p * dh, j * sw + q * dw]
+                    out[n, o, i, j] = total
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ConvFrame:
+    """One output cell of a convolution and the arithmetic that fills it.
+
+    Attributes
+    ----------
+    index : int
+        Position in the trace.
+    cell : tuple of int
+        The output cell filled: ``(n, o, i, j)``, or ``(o, i, j)`` for an unbatched input.
+    channels : ndarray of int, shape (Cg,)
+        Input channels read (those of the output channel's group).
+    rows, cols : ndarray of int, shape (kH,), (kW,)
+        Rows and columns of the window in the padded input.
+    window : ndarray, shape (Cg, kH, kW)
+        Input values under the kernel, padding included.
+    is_padding : ndarray of bool, shape (Cg, kH, kW)
+        True where the window reads padding.
+    kernel : ndarray, shape (Cg, kH, kW)
+        ``weight[o]``.
+    products : ndarray, shape (Cg, kH, kW)
+        ``window * kernel``.
+    partial_sums : ndarray, shape (Cg,)
+        ``products`` summed per input channel.
+    bias : float
+        ``bias[o]``, or 0.0 without bias.
+    result : float
+        The output cell: ``partial_sums.sum() + bias``.
+    narration : str
+        The arithmetic in words and numbers.
+    """
+
+    index: int
+    cell: tuple[int, ...]
+    channels: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    window: np.ndarray
+    is_padding: np.ndarray
+    kernel: np.ndarray
+    products: np.ndarray
+    partial_sums: np.ndarray
+    bias: float
+    result: float
+    narration: str
+    _trace: ConvTrace
+
+    @property
+    def output_so_far(self) -> np.ndarray:
+        """The output of this frame's sample, ``(O, OH, OW)``, NaN where not yet computed."""
+        trace = self._trace
+        sample = self.index // trace.frames_per_sample
+        computed = np.arange(trace.frames_per_sample).reshape(trace.output4.shape[1:]) <= self.index % trace.frames_per_sample
+        return np.where(computed, trace.output4[sample], np.nan)
+
+    def __repr__(self) -> str:
+        return f"ConvFrame({self.index}: {self.narration})"
+
+
+def _number(value: float) -> str:
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def _signed(value: float) -> str:
+    text = _number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+class ConvTrace(Trace):
+    """The frames of ``conv(x)``: one per output cell, ``(n, o, i, j)`` in row-major order.
+
+    The forward pass is computed once, vectorized; ``trace[k]`` slices frame ``k``'s
+    window out of the padded input, so any frame costs the same.
+
+    Attributes
+    ----------
+    input : ndarray
+        ``x`` as given, ``(C, H, W)`` or ``(N, C, H, W)``.
+    padded : ndarray, shape (N, C, H + pads, W + pads)
+    output : ndarray
+        ``conv(x)``, shaped like torch's (unbatched if ``x`` was).
+    """
+
+    def __init__(self, conv: Conv2d, x) -> None:
+        batched = conv._check_input(x)
+        self.layer = conv
+        self.input = np.asarray(x, dtype=np.float64)
+        self.batched = self.input.ndim == 4
+        self.padded = conv._pad(batched)
+        self.output4 = conv._forward_padded(self.padded)
+        self.output = self.output4 if self.batched else self.output4[0]
+        self.frames_per_sample = int(np.prod(self.output4.shape[1:]))
+        self.n_frames = self.output4.size
+        top, bottom, left, right = conv.pads()
+        self.padding_mask = np.ones(self.padded.shape[2:], dtype=bool)
+        self.padding_mask[top : self.padded.shape[2] - bottom, left : self.padded.shape[3] - right] = False
+
+    def _frame(self, k: int) -> ConvFrame:
+        conv = self.layer
+        n, o, i, j = np.unravel_index(k, self.output4.shape)
+        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+        cg = conv.in_channels // conv.groups
+        first = (o // (conv.out_channels // conv.groups)) * cg
+        channels = np.arange(first, first + cg)
+        rows, cols = i * sh + dh * np.arange(kh), j * sw + dw * np.arange(kw)
+        window = self.padded[n, first : first + cg][:, rows][:, :, cols]
+        kernel = conv.weight[o]
+        products = window * kernel
+        partial_sums = products.sum(axis=(1, 2))
+        bias = 0.0 if conv.bias is None else float(conv.bias[o])
+        cell = (int(n), int(o), int(i), int(j)) if self.batched else (int(o), int(i), int(j))
+        result = float(self.output4[n, o, i, j])
+        return ConvFrame(
+            index=k,
+            cell=cell,
+            channels=channels,
+            rows=rows,
+            cols=cols,
+            window=window,
+            is_padding=np.broadcast_to(self.padding_mask[np.ix_(rows, cols)], window.shape),
+            kernel=kernel,
+            products=products,
+            partial_sums=partial_sums,
+            bias=bias,
+            result=result,
+            narration=self._narrate(cell, window, kernel, partial_sums, bias, result),
+            _trace=self,
+        )
+
+    @staticmethod
+    def _narrate(cell, window, kernel, partial_sums, bias, result) -> str:
+        """``out[0,1,2] = 0.50×1.00 + … + 0.10 (bias) = 2.35``; per-channel sums when terms are many."""
+        if window.size <= 9:
+            terms = [f"{_signed(a)}×{_signed(b)}" for a, b in zip(window.ravel(), kernel.ravel())]
+        else:
+            terms = [f"{_signed(s)} (channel {c})" if len(partial_sums) > 1 else f"{_signed(s)} (sum of {window.size} products)"
+                     for c, s in enumerate(partial_sums)]
+            if len(terms) > 6:
+                terms = terms[:3] + ["…"] + terms[-2:]
+        if bias:
+            terms.append(f"{_signed(bias)} (bias)")
+        return f"out[{','.join(map(str, cell))}] = {' + '.join(terms)} = {_number(result)}"
+
+    def scene(self) -> Scene:
+        """Input (padded) ∗ kernel + bias = output, with the window, kernel and cell lit per frame."""
+        conv = self.layer
+        n_samples, channels, padded_h, padded_w = self.padded.shape
+        _, out_channels, oh, ow = self.output4.shape
+        cg, og = conv.in_channels // conv.groups, out_channels // conv.groups
+        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+        sample, o, i, j = (a.ravel() for a in np.indices(self.output4.shape, dtype=np.int32))
+        stencil_cpq = np.stack(np.indices((cg, kh, kw), dtype=np.int32), axis=-1).reshape(-1, 3)
+
+        panels = [
+            Grid(
+                "input",
+                "input (padded)" if self.padding_mask.any() else "input",
+                self.padded.reshape(-1, padded_h, padded_w),
+                tuple((f"x[{n},{c}]" if self.batched else f"x[{c}]") for n in range(n_samples) for c in range(channels)),
+                padding=np.broadcast_to(self.padding_mask, (n_samples * channels, padded_h, padded_w)),
+                page_size=channels,
+                page=sample,
+            ),
+            Grid(
+                "kernel",
+                "kernel (weight)",
+                conv.weight.reshape(-1, kh, kw),
+                tuple(f"w[{oc},{c}]" for oc in range(out_channels) for c in range(cg)),
+                page_size=cg,
+                page=o,
+                op="∗",
+            ),
+        ]
+        highlights = [
+            Highlight("input", np.stack([sample * channels + (o // og) * cg, i * sh, j * sw], axis=1),
+                      stencil_cpq * np.array([1, dh, dw], dtype=np.int32), "window"),
+            Highlight("kernel", np.stack([o * cg, np.zeros_like(o), np.zeros_like(o)], axis=1), stencil_cpq, "kernel"),
+        ]
+        if conv.bias is not None:
+            panels.append(Grid("bias", "bias", conv.bias.reshape(-1, 1, 1), tuple(f"b[{oc}]" for oc in range(out_channels)),
+                               page_size=1, page=o, op="+"))
+        out_prefix = "out[" + ("{n}," if self.batched else "")
+        panels.append(
+            Grid(
+                "output",
+                "output",
+                self.output4.reshape(-1, oh, ow),
+                tuple(out_prefix.format(n=n) + f"{oc}]" for n in range(n_samples) for oc in range(out_channels)),
+                reveal=np.arange(self.n_frames, dtype=np.int32).reshape(-1, oh, ow),
+                page_size=out_channels,
+                page=sample,
+                op="=",
+            )
+        )
+        highlights.append(Highlight("output", np.stack([sample * out_channels + o, i, j], axis=1),
+                                    np.zeros((1, 3), dtype=np.int32), "output"))
+        arrays = [self.padded, conv.weight, self.output4] + ([] if conv.bias is None else [conv.bias])
+        vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
+        return Scene(repr(conv), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
