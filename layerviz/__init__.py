@@ -13,3 +13,12 @@ from layerviz.trace import Trace
 
 __all__ = ["Conv2d", "Trace", "from_torch"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import the widget and drawing rooms only when used, so the engine needs neither."""
+    if name in ("ui", "mpl", "data", "player"):
+        import importlib
+
+        return importlib.import_module(f"layerviz.{name}")
+    raise AttributeError(f"module 'layerviz' has no attribute {name!r}")

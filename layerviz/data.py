@@ -1,0 +1,102 @@
+"""Small inputs for the explorers: digits, a photo, noise, an uploaded image.
+
+Every function returns a float64 array ``(C, size, size)`` with values in ``[0, 1]``
+(random inputs: standard normal), ready for a layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import numpy as np
+
+from layerviz import _checks
+
+#: Largest upload accepted, in bytes.
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _render_digit(digit: int, size: int) -> np.ndarray:
+    """Draw ``digit`` with matplotlib's bundled DejaVu Sans, white on black, as ``(size, size)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    oversample = 8
+    fig = Figure(figsize=(1, 1), dpi=size * oversample)
+    fig.patch.set_facecolor("black")
+    fig.text(0.5, 0.47, str(digit), color="white", fontsize=58, ha="center", va="center",
+             family="DejaVu Sans", weight="bold")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    grey = np.asarray(canvas.buffer_rgba(), dtype=np.float64)[..., 0] / 255.0
+    digit_image = grey.reshape(size, oversample, size, oversample).mean(axis=(1, 3))
+    digit_image.flags.writeable = False
+    return digit_image
+
+
+def digit(value: int = 7, size: int = 12, channels: int = 1) -> np.ndarray:
+    """A handwritten-style digit, ``(channels, size, size)``; channel ``c`` shows ``(value + c) % 10``."""
+    value = _checks.positive_int("digit", value, 0)
+    if value > 9:
+        raise ValueError(f"digit must be <= 9, got {value}")
+    size = _checks.positive_int("size", size, 2)
+    channels = _checks.positive_int("channels", channels)
+    return np.stack([_render_digit((value + c) % 10, size) for c in range(channels)])
+
+
+def _resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop ``image: (H, W, 3)`` to a square and average it down to ``(size, size, 3)``."""
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = Image.fromarray(image[top : top + side, left : left + side])
+    return np.asarray(square.resize((size, size), Image.Resampling.BOX), dtype=np.float64) / 255.0
+
+
+def _channels_from_rgb(rgb: np.ndarray, channels: int) -> np.ndarray:
+    """``(size, size, 3)`` -> ``(channels, size, size)``: 1 channel is grey (luma), 2 or 3 are R, G, B."""
+    if channels == 1:
+        return (rgb @ np.array([0.299, 0.587, 0.114]))[None]
+    if channels > 3:
+        raise ValueError(f"channels must be <= 3 for an image, got {channels}")
+    return np.moveaxis(rgb, -1, 0)[:channels]
+
+
+def photo(size: int = 12, channels: int = 1) -> np.ndarray:
+    """Grace Hopper's face, from matplotlib's sample ``grace_hopper.jpg``, ``(channels, size, size)``."""
+    from matplotlib import cbook
+    from PIL import Image
+
+    size = _checks.positive_int("size", size, 2)
+    channels = _checks.positive_int("channels", channels)
+    with cbook.get_sample_data("grace_hopper.jpg") as file:
+        image = np.asarray(Image.open(file).convert("RGB"))
+    face = image[40:340, 90:390]  # the face, not the uniform
+    return _channels_from_rgb(_resize_square(face, size), channels)
+
+
+def noise(size: int = 12, channels: int = 1, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+    """Standard-normal noise ``(channels, size, size)`` from an explicit generator or seed."""
+    size = _checks.positive_int("size", size, 2)
+    channels = _checks.positive_int("channels", channels)
+    return np.random.default_rng(rng).standard_normal((channels, size, size))
+
+
+def image_from_bytes(content: bytes, size: int = 12, channels: int = 1) -> np.ndarray:
+    """Decode an uploaded image (PNG, JPEG, …) to ``(channels, size, size)``; ValueError if it is not one."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"image must be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, got {len(content) / 2**20:.1f} MB")
+    size = _checks.positive_int("size", size, 2)
+    channels = _checks.positive_int("channels", channels)
+    try:
+        with Image.open(io.BytesIO(bytes(content))) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"image could not be read as a picture ({error})") from error
+    return _channels_from_rgb(_resize_square(rgb, size), channels)

@@ -1,0 +1,99 @@
+"""Explorer: controls -> layer -> trace -> player, with errors shown in the page.
+
+An explorer owns its ipywidgets controls. When one changes, it calls ``build(values)``
+(which returns a :class:`~layerviz.trace.Trace`) and hands the trace's scene to the
+browser player. A ``ValueError`` from the engine is shown as its message in the page;
+any other exception is logged on the server and shown as a short apology. Never a traceback.
+
+The wiring is testable without a browser: set ``explorer.controls[name].value`` and read
+``explorer.trace``, ``explorer.error.value`` and ``explorer.player.n_frames``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+
+from layerviz.player import Player
+from layerviz.trace import Trace
+
+log = logging.getLogger("layerviz")
+
+
+class Explorer:
+    """Wire ``controls`` to ``build`` and a :class:`Player`.
+
+    Parameters
+    ----------
+    controls : mapping of str to ipywidgets.ValueWidget
+        Named controls; ``build`` receives ``{name: control.value}``.
+    build : callable
+        ``build(values) -> Trace``; raises ValueError for settings that do not fit.
+    describe : callable, optional
+        ``describe(trace) -> str``: an HTML line shown above the player (shapes, formula).
+    layout : list of list of str, optional
+        Control names per row; default one row with all of them.
+    """
+
+    def __init__(
+        self,
+        controls: Mapping[str, widgets.ValueWidget],
+        build: Callable[[dict[str, Any]], Trace],
+        describe: Callable[[Trace], str] | None = None,
+        layout: list[list[str]] | None = None,
+    ) -> None:
+        self.controls = dict(controls)
+        self._build = build
+        self._describe = describe
+        self.trace: Trace | None = None
+        self.error = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self.error.add_class("layerviz-error")
+        self.summary = widgets.HTML()
+        self.summary.add_class("layerviz-summary")
+        self.player = Player()
+        rows = layout or [list(self.controls)]
+        boxes = [widgets.HBox([self.controls[name] for name in row], layout=widgets.Layout(flex_flow="row wrap"))
+                 for row in rows]
+        self.widget = widgets.VBox([*boxes, self.error, self.summary, self.player])
+        self.widget.add_class("layerviz-explorer")
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self.update()
+
+    def values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _on_change(self, _change: dict) -> None:
+        self.update()
+
+    def update(self) -> None:
+        """Rebuild the trace from the controls and show it, or show why it cannot be built."""
+        try:
+            trace = self._build(self.values())
+            scene = trace.scene()
+        except ValueError as error:
+            self.show_error(str(error))
+            return
+        except Exception:  # a bug must not take the page down: log it, tell the student briefly
+            log.exception("layerviz explorer failed for %r", self.values())
+            self.show_error("Something went wrong with these settings; try other values.")
+            return
+        self.trace = trace
+        self.error.value = ""
+        self.summary.value = self._describe(trace) if self._describe else ""
+        self.player.scene = scene
+
+    def show_error(self, message: str) -> None:
+        self.error.value = f'<div role="alert" class="layerviz-alert">⚠ {html.escape(message)}</div>'
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.trace!r}>"

@@ -1,0 +1,105 @@
+"""Explorer wiring, tested without a browser by setting control values."""
+
+import datetime
+import html
+import io
+import logging
+
+import numpy as np
+import pytest
+
+import layerviz as lv
+from layerviz.ui.conv import build_conv, conv_explorer
+
+
+@pytest.fixture
+def explorer():
+    return conv_explorer()
+
+
+def test_initial_trace_is_shown(explorer):
+    assert explorer.error.value == ""
+    assert explorer.trace.layer.kernel_size == (3, 3)
+    assert explorer.player.n_frames == len(explorer.trace) == 36  # 8x8 digit, 3x3 kernel -> 6x6
+    assert "→ output (1, 6, 6)" in explorer.summary.value
+
+
+def test_changing_kernel_size_recomputes(explorer):
+    explorer.controls["kernel_size"].value = 5
+    assert explorer.trace.output.shape == (1, 4, 4)
+    assert explorer.player.n_frames == 16
+    assert "kernel_size=(5, 5)" in repr(explorer.trace.layer)
+
+
+def test_explorer_output_equals_layer_on_same_settings(explorer):
+    explorer.controls["stride"].value = 2
+    explorer.controls["padding"].value = 1
+    explorer.controls["out_channels"].value = 2
+    conv = lv.Conv2d(1, 2, 3, stride=2, padding=1, rng=0)
+    np.testing.assert_array_equal(explorer.trace.output, conv(lv.data.digit(7, 8)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"in_channels": 3, "groups": 2}, "in_channels must be divisible by groups"),
+        ({"kernel_size": 7, "dilation": 3}, "larger than the padded input"),
+        ({"stride": 2, "padding": "same"}, "padding='same' needs stride 1"),
+        ({"input": "upload"}, "choose an image file"),
+    ],
+)
+def test_invalid_settings_show_the_message_and_keep_the_last_trace(explorer, changes, message):
+    *first, (last_name, last_value) = changes.items()
+    for name, value in first:
+        explorer.controls[name].value = value
+    before = explorer.trace
+    explorer.controls[last_name].value = last_value
+    assert html.escape(message) in explorer.error.value
+    assert 'role="alert"' in explorer.error.value
+    assert "Traceback" not in explorer.error.value
+    assert explorer.trace is before
+
+
+def test_error_clears_when_settings_become_valid(explorer):
+    explorer.controls["kernel_size"].value = 7
+    explorer.controls["dilation"].value = 3
+    assert explorer.error.value
+    explorer.controls["dilation"].value = 1
+    assert explorer.error.value == ""
+    assert explorer.trace.output.shape == (1, 2, 2)
+
+
+def test_unexpected_exception_is_logged_not_shown(monkeypatch, caplog):
+    explorer = conv_explorer()
+    monkeypatch.setattr(explorer, "_build", lambda values: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="layerviz"):
+        explorer.controls["seed"].value = 3
+    assert "Something went wrong" in explorer.error.value
+    assert "ZeroDivisionError" not in explorer.error.value
+    assert "ZeroDivisionError" in caplog.text
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploaded_image_is_the_input():
+    rgb = np.zeros((16, 16, 3), dtype=np.uint8)
+    rgb[:, 8:] = 255  # right half white
+    values = {"input": "upload", "upload": ({"content": _png_bytes(rgb)},), "size": 4, "in_channels": 1,
+              "out_channels": 1, "kernel_size": 2, "stride": 1, "padding": 0, "dilation": 1, "groups": 1,
+              "bias": True, "seed": 0, "digit": 0}
+    trace = build_conv(values)
+    np.testing.assert_allclose(trace.input[0], [[0, 0, 1, 1]] * 4, atol=1e-9)
+
+
+def test_upload_that_is_not_an_image_shows_a_message(explorer):
+    explorer.controls["upload"].value = ({"name": "notes.txt", "type": "text/plain", "size": 5,
+                                           "content": memoryview(b"hello"),
+                                           "last_modified": datetime.datetime(2026, 1, 1)},)
+    explorer.controls["input"].value = "upload"
+    assert "could not be read as a picture" in explorer.error.value
