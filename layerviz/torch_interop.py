@@ -14,7 +14,7 @@ from layerviz.layers import Conv2d
 
 
 def _numpy(tensor: Any) -> np.ndarray:
-    return tensor.detach().cpu().double().numpy()
+    return tensor.detach().cpu().double().numpy().copy()
 
 
 def _conv2d(module: Any) -> Conv2d:

@@ -158,6 +158,8 @@ class Conv2d:
             raise ValueError(f"x must not be empty, got shape {x.shape}")
         self.output_size(*batched.shape[2:])
         top, bottom, left, right = self.pads()
+        if self.padding_mode == "circular" and (max(top, bottom) > batched.shape[2] or max(left, right) > batched.shape[3]):
+            raise ValueError(f"padding must be at most the input size for padding_mode='circular', got pads {self.pads()} for input {batched.shape[2:]}")
         if self.padding_mode == "reflect" and (max(top, bottom) >= batched.shape[2] or max(left, right) >= batched.shape[3]):
             raise ValueError(f"padding must be smaller than the input for padding_mode='reflect', got pads {self.pads()} for input {batched.shape[2:]}")
         return batched
@@ -317,11 +319,16 @@ class ConvTrace(Trace):
     padded : ndarray, shape (N, C, H + pads, W + pads)
     output : ndarray
         ``conv(x)``, shaped like torch's (unbatched if ``x`` was).
+    weight, bias : ndarray
+        Copies of the layer's parameters when the trace was built: changing the layer
+        afterwards does not change this trace.
     """
 
     def __init__(self, conv: Conv2d, x) -> None:
         batched = conv._check_input(x)
         self.layer = conv
+        self.weight = conv.weight.copy()
+        self.bias = None if conv.bias is None else conv.bias.copy()
         self.input = np.asarray(x, dtype=np.float64)
         self.batched = self.input.ndim == 4
         self.padded = conv._pad(batched)
@@ -342,10 +349,10 @@ class ConvTrace(Trace):
         channels = np.arange(first, first + cg)
         rows, cols = i * sh + dh * np.arange(kh), j * sw + dw * np.arange(kw)
         window = self.padded[n, first : first + cg][:, rows][:, :, cols]
-        kernel = conv.weight[o]
+        kernel = self.weight[o]
         products = window * kernel
         partial_sums = products.sum(axis=(1, 2))
-        bias = 0.0 if conv.bias is None else float(conv.bias[o])
+        bias = 0.0 if self.bias is None else float(self.bias[o])
         cell = (int(n), int(o), int(i), int(j)) if self.batched else (int(o), int(i), int(j))
         result = float(self.output4[n, o, i, j])
         return ConvFrame(
@@ -402,7 +409,7 @@ class ConvTrace(Trace):
             Grid(
                 "kernel",
                 "kernel (weight)",
-                conv.weight.reshape(-1, kh, kw),
+                self.weight.reshape(-1, kh, kw),
                 tuple(f"w[{oc},{c}]" for oc in range(out_channels) for c in range(cg)),
                 page_size=cg,
                 page=o,
@@ -414,8 +421,8 @@ class ConvTrace(Trace):
                       stencil_cpq * np.array([1, dh, dw], dtype=np.int32), "window"),
             Highlight("kernel", np.stack([o * cg, np.zeros_like(o), np.zeros_like(o)], axis=1), stencil_cpq, "kernel"),
         ]
-        if conv.bias is not None:
-            panels.append(Grid("bias", "bias", conv.bias.reshape(-1, 1, 1), tuple(f"b[{oc}]" for oc in range(out_channels)),
+        if self.bias is not None:
+            panels.append(Grid("bias", "bias", self.bias.reshape(-1, 1, 1), tuple(f"b[{oc}]" for oc in range(out_channels)),
                                page_size=1, page=o, op="+"))
         out_prefix = "out[" + ("{n}," if self.batched else "")
         panels.append(
@@ -432,6 +439,6 @@ class ConvTrace(Trace):
         )
         highlights.append(Highlight("output", np.stack([sample * out_channels + o, i, j], axis=1),
                                     np.zeros((1, 3), dtype=np.int32), "output"))
-        arrays = [self.padded, conv.weight, self.output4] + ([] if conv.bias is None else [conv.bias])
+        arrays = [self.padded, self.weight, self.output4] + ([] if self.bias is None else [self.bias])
         vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
         return Scene(repr(conv), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
