@@ -49,7 +49,7 @@ def build_conv(values: dict[str, Any]) -> ConvTrace:
 
 def describe_conv(trace: ConvTrace) -> str:
     conv = trace.layer
-    (h, w), (oh, ow) = trace.input.shape[-2:], trace.output.shape[-2:]
+    h, oh = trace.input.shape[-2], trace.output.shape[-2]
     top, bottom, _, _ = conv.pads()
     (k, _), (s, _), (d, _) = conv.kernel_size, conv.stride, conv.dilation
     return (

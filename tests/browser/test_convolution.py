@@ -1,0 +1,84 @@
+"""The convolution notebook served by real Voilà, used in headless Chromium like a student would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import REPO
+
+EXPLORER_PLAYER = ".layerviz-explorer .layerviz-player[data-ready]"
+
+
+@pytest.fixture
+def convolution_page(page, voila_factory, open_voila, console_errors):
+    base = voila_factory(REPO / "notebooks")
+    errors = console_errors(page)
+    open_voila(page, f"{base}/voila/render/convolution.ipynb", selector=f"{EXPLORER_PLAYER} canvas")
+    page.errors = errors
+    return page
+
+
+def explorer_player(page):
+    return page.locator(EXPLORER_PLAYER)
+
+
+def set_control(page, label: str, value: str) -> None:
+    field = page.locator(".layerviz-explorer .widget-inline-hbox", has=page.get_by_text(label, exact=True)).locator(
+        "input, select"
+    ).first
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(label=value)
+    else:
+        field.fill(value)
+        field.press("Enter")
+
+
+def canvas_ink(page, selector: str) -> int:
+    """Number of canvas pixels that are not white or transparent."""
+    return page.locator(selector).evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 0; i < d.length; i += 4)
+                   if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++;
+                 return n; }"""
+    )
+
+
+def test_page_shows_no_code_and_no_error(convolution_page):
+    text = convolution_page.locator("body").inner_text()
+    assert "The convolution layer" in text
+    assert "0⋅0+1⋅1+3⋅2+4⋅3=19" in text.replace(" ", "") or "19" in text
+    for bad in ("Traceback", "Error", "conv.weight ="):
+        assert bad not in text
+    assert convolution_page.errors == []
+
+
+def test_canvas_draws_and_a_step_changes_the_frame(convolution_page):
+    player = explorer_player(convolution_page)
+    assert canvas_ink(convolution_page, f"{EXPLORER_PLAYER} canvas") > 1000
+    caption = player.locator("[aria-live]")
+    first_caption = caption.inner_text()
+    assert first_caption.startswith("out[0,0,0] = ")
+    player.get_by_label("Step forward").click()
+    convolution_page.wait_for_function(
+        "sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER
+    )
+    assert caption.inner_text().startswith("out[0,0,1] = ")
+
+
+def test_changing_kernel_size_recomputes(convolution_page):
+    player = explorer_player(convolution_page)
+    assert player.get_attribute("data-n-frames") == "36"  # 8x8 digit, 3x3 kernel: 6x6 outputs
+    set_control(convolution_page, "kernel size", "5")
+    convolution_page.wait_for_function(
+        "sel => document.querySelector(sel).dataset.nFrames === '16'", arg=EXPLORER_PLAYER
+    )
+    assert "kernel_size=(5, 5)" in convolution_page.locator(".layerviz-summary").inner_text()
+
+
+def test_invalid_setting_shows_its_message(convolution_page):
+    set_control(convolution_page, "padding", "same")
+    set_control(convolution_page, "stride", "2")
+    alert = convolution_page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "padding='same' needs stride 1, got stride=(2, 2)" in alert.inner_text()
+    assert "Traceback" not in convolution_page.locator("body").inner_text()
