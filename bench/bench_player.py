@@ -31,52 +31,18 @@ _spec = importlib.util.spec_from_file_location("_layerviz_browser", REPO / "test
 browser_helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(browser_helpers)
 
-SCENE_CODE = '''
+SCENE_CODE = """
 import numpy as np
-from layerviz.scene import Grid, Highlight, Scene
-from layerviz.player import Player
+import layerviz as lv
 
-def conv_scene(cin, cout, size, k=3, pad=1, seed=0):
-    rng = np.random.default_rng(seed)
-    x = np.zeros((cin, size + 2 * pad, size + 2 * pad), np.float32)
-    x[:, pad:pad + size, pad:pad + size] = rng.normal(size=(cin, size, size))
-    padding = np.ones(x.shape, bool)
-    padding[:, pad:pad + size, pad:pad + size] = False
-    w = rng.normal(size=(cout, cin, k, k)).astype(np.float32) / k
-    oh = x.shape[1] - k + 1
-    ow = x.shape[2] - k + 1
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))  # cin, oh, ow, k, k
-    y = np.einsum("chwij,ocij->ohw", win, w).astype(np.float32)
-    n = cout * oh * ow
-    o, r, c = np.unravel_index(np.arange(n), (cout, oh, ow))
-    zeros = np.zeros(n, np.int32)
-    grid = np.mgrid[0:cin, 0:k, 0:k].reshape(3, -1).T.astype(np.int32)
-    captions = [f"out[{o[i]},{r[i]},{c[i]}] = sum(x[:, {r[i]}:{r[i] + k}, {c[i]}:{c[i] + k}] * w[{o[i]}]) "
-                f"= {y[o[i], r[i], c[i]]:.2f}" for i in range(n)]
-    return Scene(
-        title=f"Conv2d({cin}, {cout}, kernel_size={k}, padding={pad}) on {cin}x{size}x{size}",
-        n_frames=n,
-        panels=(
-            Grid("x", "input (padded)", x, tuple(f"channel {i}" for i in range(cin)), padding=padding),
-            Grid("w", "kernel", w.reshape(cout * cin, k, k),
-                 tuple(f"w[{a},{b}]" for a in range(cout) for b in range(cin)),
-                 page_size=cin, page=o.astype(np.int32), op="∗"),
-            Grid("y", "output", y, tuple(f"channel {i}" for i in range(cout)),
-                 reveal=np.arange(n, dtype=np.int32).reshape(y.shape), op="="),
-        ),
-        highlights=(
-            Highlight("x", np.stack([zeros, r, c], 1).astype(np.int32), grid, "window"),
-            Highlight("w", np.stack([o * cin, zeros, zeros], 1).astype(np.int32), grid, "kernel"),
-            Highlight("y", np.stack([o, r, c], 1).astype(np.int32), np.zeros((1, 3), np.int32), "output"),
-        ),
-        captions=captions,
-        vmax=float(np.abs(y).max()),
-    )
-'''
+def conv_scene(cin, cout, size):
+    x = np.random.default_rng(0).normal(size=(cin, size, size))
+    return lv.Conv2d(cin, cout, 3, padding=1, rng=0).frames(x).scene()
+"""
 
 SCENES = {
-    "small": ("conv_scene(1, 1, 26)", "1x28x28 (padded) * 3x3 -> 26x26, 676 frames"),
-    "big": ("conv_scene(3, 4, 32)", "3x34x34 (padded) * 4x3x3x3 -> 4x32x32, 4096 frames"),
+    "small": ("conv_scene(1, 1, 26)", "Conv2d(1, 1, 3, padding=1) on 1x26x26: 676 frames"),
+    "big": ("conv_scene(3, 4, 32)", "Conv2d(3, 4, 3, padding=1) on 3x32x32: 4096 frames"),
 }
 
 MEASURE_JS = """
@@ -109,7 +75,7 @@ def write_notebooks(folder: Path, names) -> None:
         expr, _ = SCENES[name]
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(SCENE_CODE)),
-                    nbformat.v4.new_code_cell(f"player = Player({expr}, fps=60)\nplayer")]
+                    nbformat.v4.new_code_cell(f"from layerviz.player import Player\nplayer = Player({expr}, fps=60)\nplayer")]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / f"bench_{name}.ipynb")
 
@@ -118,6 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--only", choices=sorted(SCENES), action="append")
+    parser.add_argument("--loads", type=int, default=3, help="page loads of the convolution notebook to time")
     args = parser.parse_args()
     names = args.only or list(SCENES)
 
@@ -164,10 +131,31 @@ def main() -> int:
                       flush=True)
                 page.screenshot(path=str(Path(tempfile.gettempdir()) / f"bench_player_{name}.png"), full_page=True)
                 page.context.close()
+            measure_page_load(browser, args.loads)
             browser.close()
         server.stop()
     return 0
 
+
+def measure_page_load(browser, loads: int) -> None:
+    """Seconds from navigation to the convolution explorer's player drawn: cold kernels, then a preheated pool."""
+    import time
+
+    for label, extra, wait in (("new kernel per load", (), 0.0),
+                               ("preheated pool of 1 (as dev.py serve)", ("--preheat_kernel=True", "--pool_size=1"), 8.0)):
+        with browser_helpers.VoilaServer(REPO / "notebooks", extra_args=extra) as server:
+            times = []
+            for _ in range(loads):
+                time.sleep(wait)  # let the pool refill
+                page = browser_helpers.new_page(browser)
+                start = time.perf_counter()
+                page.goto(server.notebook_url("convolution.ipynb"), wait_until="commit")
+                page.wait_for_selector(".layerviz-explorer .layerviz-player[data-ready] canvas", timeout=120_000)
+                times.append(time.perf_counter() - start)
+                page.context.close()
+        times.sort()
+        print(f"convolution.ipynb usable after navigation, {label}: median {times[len(times) // 2]:.2f} s "
+              f"of {loads} loads (min {times[0]:.2f} s, max {times[-1]:.2f} s)", flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())
