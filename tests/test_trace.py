@@ -325,3 +325,16 @@ def test_trace_is_a_snapshot_of_the_weights_it_was_built_with():
     frame = trace[0]
     assert frame.partial_sums.sum() + frame.bias == pytest.approx(frame.result)
     np.testing.assert_array_equal(trace.scene().panel("kernel").values, weight_then.reshape(-1, 2, 2))
+
+
+def test_frames_cannot_change_their_trace():
+    conv = Conv2d(1, 1, 2, rng=0)
+    x = np.arange(9.0).reshape(1, 3, 3)
+    trace = conv.frames(x)
+    frame = trace[0]
+    for array in (frame.kernel, trace.output, trace.padded, trace.input):
+        with pytest.raises(ValueError, match="read-only"):
+            array[...] = 0
+    x[0, 0, 0] = 100.0  # the caller's array stays theirs
+    assert trace.input[0, 0, 0] == 0.0
+    assert np.isclose(trace[0].products.sum() + trace[0].bias, trace[0].result)

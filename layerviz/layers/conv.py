@@ -329,7 +329,7 @@ class ConvTrace(Trace):
         self.layer = conv
         self.weight = conv.weight.copy()
         self.bias = None if conv.bias is None else conv.bias.copy()
-        self.input = np.asarray(x, dtype=np.float64)
+        self.input = np.array(x, dtype=np.float64)
         self.batched = self.input.ndim == 4
         self.padded = conv._pad(batched)
         self.output4 = conv._forward_padded(self.padded)
@@ -339,6 +339,10 @@ class ConvTrace(Trace):
         top, bottom, left, right = conv.pads()
         self.padding_mask = np.ones(self.padded.shape[2:], dtype=bool)
         self.padding_mask[top : self.padded.shape[2] - bottom, left : self.padded.shape[3] - right] = False
+        # frames hand out views of these arrays: read-only, so a frame cannot change its trace
+        for array in (self.input, self.padded, self.output4, self.output, self.weight, self.bias, self.padding_mask):
+            if array is not None:
+                array.flags.writeable = False
 
     def _frame(self, k: int) -> ConvFrame:
         conv = self.layer
