@@ -16,26 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerviz import Conv2d, Trace, from_torch
+from tests.conv_reference import MODES, expected_pads
+from tests.conv_reference import pair as _pair
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 
-MODES = ("zeros", "reflect", "replicate", "circular")
 TORCH_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def expected_pads(kernel_size, dilation, padding):
-    (kh, kw), (dh, dw) = _pair(kernel_size), _pair(dilation)
-    if padding == "valid":
-        return (0, 0, 0, 0)
-    if padding == "same":
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-    ph, pw = _pair(padding)
-    return (ph, ph, pw, pw)
 
 
 def int_or_pair(lo, hi):

@@ -17,29 +17,13 @@ from hypothesis import strategies as st
 
 from layerviz import Conv2d, from_torch
 from layerviz.layers.conv import conv2d_naive
+from tests.conv_reference import MODES, expected_pads
+from tests.conv_reference import pair as _pair
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 
-MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-# -- independent formulas (from torch's documentation, not from layerviz) ----------------------
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def expected_pads(kernel_size, dilation, padding):
-    """(top, bottom, left, right) as torch pads: 'same' puts the odd cell at the bottom/right."""
-    (kh, kw), (dh, dw) = _pair(kernel_size), _pair(dilation)
-    if padding == "valid":
-        return (0, 0, 0, 0)
-    if padding == "same":
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-    ph, pw = _pair(padding)
-    return (ph, ph, pw, pw)
 
 
 def expected_out_size(h, w, kernel_size, stride, padding, dilation):
