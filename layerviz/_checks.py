@@ -46,3 +46,8 @@ def parameter(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got shape {array.shape}")
     return array
+
+
+def torch_array(tensor) -> np.ndarray:
+    """A float64 numpy copy of a torch tensor (never sharing its memory)."""
+    return tensor.detach().cpu().double().numpy().copy()

@@ -35,6 +35,8 @@ HIGHLIGHT_COLORS = {
     "window": "#E69F00",  # orange: the input cells being read
     "kernel": "#009E73",  # green: the weights being used
     "output": "#000000",  # black: the cell being written
+    "max": "#D55E00",  # vermillion: the winning cell (max pooling)
+    "stat": "#56B4E9",  # sky blue: a statistic being computed or used (mean, variance)
 }
 
 

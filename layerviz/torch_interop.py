@@ -1,49 +1,29 @@
 """Build layerviz layers from torch.nn modules, weights included.
 
 torch is imported only by the caller: this module reads the module's attributes
-and never needs torch installed to be imported.
+and never needs torch installed to be imported. Each layer class that has a
+torch twin of the same name converts it in its ``_from_torch`` classmethod.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from layerviz.layers import Conv2d
+from layerviz import layers
 
 
-def _numpy(tensor: Any) -> np.ndarray:
-    return tensor.detach().cpu().double().numpy().copy()
-
-
-def _conv2d(module: Any) -> Conv2d:
-    conv = Conv2d(
-        module.in_channels,
-        module.out_channels,
-        module.kernel_size,
-        stride=module.stride,
-        padding=module.padding,
-        dilation=module.dilation,
-        groups=module.groups,
-        bias=module.bias is not None,
-        padding_mode=module.padding_mode,
-    )
-    conv.weight = _numpy(module.weight)
-    if module.bias is not None:
-        conv.bias = _numpy(module.bias)
-    return conv
-
-
-_CONVERTERS = {"Conv2d": _conv2d}
+def _converters() -> dict[str, Any]:
+    return {cls.__name__: cls for cls in layers.LAYERS if hasattr(cls, "_from_torch")}
 
 
 def from_torch(module: Any):
     """Return the layerviz layer equal to a ``torch.nn`` module, with a copy of its weights.
 
-    Supported: ``nn.Conv2d``. Raises ``ValueError`` naming any other module type.
+    Raises ``ValueError`` naming any module type layerviz does not have.
     """
     name = type(module).__name__
-    if type(module).__module__.startswith("torch.nn") and name in _CONVERTERS:
-        return _CONVERTERS[name](module)
-    raise ValueError(f"module must be one of torch.nn.{', torch.nn.'.join(_CONVERTERS)}; got {name} (not supported yet)")
+    converters = _converters()
+    if type(module).__module__.startswith("torch.nn") and name in converters:
+        return converters[name]._from_torch(module)
+    supported = ", ".join(f"torch.nn.{n}" for n in sorted(converters))
+    raise ValueError(f"module must be one of {supported}; got {name} (not supported yet)")

@@ -9,6 +9,8 @@ import torch
 import layerviz
 from layerviz import Conv2d, from_torch
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+
 
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)

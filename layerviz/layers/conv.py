@@ -100,6 +100,17 @@ class Conv2d:
         self.weight = rng.uniform(-bound, bound, self.weight_shape)
         self.bias = rng.uniform(-bound, bound, self.out_channels) if bias else None
 
+    @classmethod
+    def _from_torch(cls, module) -> Conv2d:
+        """The layer equal to a ``torch.nn.Conv2d``, with a copy of its weights (see :func:`layerviz.from_torch`)."""
+        conv = cls(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                   padding=module.padding, dilation=module.dilation, groups=module.groups,
+                   bias=module.bias is not None, padding_mode=module.padding_mode)
+        conv.weight = _checks.torch_array(module.weight)
+        if module.bias is not None:
+            conv.bias = _checks.torch_array(module.bias)
+        return conv
+
     # -- parameters ---------------------------------------------------------------------------
 
     @property
