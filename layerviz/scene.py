@@ -16,7 +16,8 @@ knowing what a layer is:
 
 Frame ``k`` of a scene is drawn as: every panel shows page ``page[k]``; cells
 whose ``reveal`` is greater than ``k`` are drawn empty; each highlight outlines
-``origin[k] + stencil``; the caption is ``captions[k]``.
+``origin[k] + stencil``; the caption is ``captions[k]``. Highlight cells that fall outside
+their grid are not drawn: a layer hides a highlight on a frame by moving its origin off the grid.
 """
 
 from __future__ import annotations

@@ -117,3 +117,26 @@ def test_from_torch_refuses_a_lookalike_that_is_not_torch():
 def test_from_torch_refuses_a_layerviz_layer():
     with pytest.raises(ValueError):
         from_torch(Conv2d(1, 1, 3))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        torch.nn.MaxPool2d(3, stride=2, padding=1),
+        torch.nn.MaxPool2d((2, 3), dilation=2, ceil_mode=True),
+        torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+        torch.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3),
+        torch.nn.AdaptiveAvgPool2d((3, 2)),
+        torch.nn.Dropout(0.3).eval(),
+        torch.nn.BatchNorm2d(3, momentum=0.3).eval(),
+    ],
+    ids=repr,
+)
+def test_from_torch_finds_every_registered_layer(module):
+    module = module.double()
+    layer = from_torch(module)
+    assert type(layer).__name__ == type(module).__name__
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 8))
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-12)

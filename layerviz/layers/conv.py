@@ -16,6 +16,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from layerviz import _checks
+from layerviz._format import number as _number
+from layerviz._format import signed as _signed
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -305,16 +307,6 @@ class ConvFrame:
 
     def __repr__(self) -> str:
         return f"ConvFrame({self.index}: {self.narration})"
-
-
-def _number(value: float) -> str:
-    text = f"{value:.2f}"
-    return "0.00" if text == "-0.00" else text
-
-
-def _signed(value: float) -> str:
-    text = _number(value)
-    return f"({text})" if text.startswith("-") else text
 
 
 class ConvTrace(Trace):

@@ -643,7 +643,7 @@ export default {
         item((sx, sy) => {
           ctx.fillStyle = hatchPattern(ctx, dpr);
           ctx.fillRect(sx, sy, sw, sw);
-        }, "padding (0)");
+        }, "padding");
       }
       if (scene.panels.some((p) => p.reveal)) {
         item((sx, sy) => {

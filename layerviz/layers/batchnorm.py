@@ -1,0 +1,838 @@
+"""BatchNorm1d and BatchNorm2d: each channel rescaled by the statistics of the batch.
+
+For input ``x: (N, C)`` or ``(N, C, L)`` (BatchNorm1d) or ``(N, C, H, W)`` (BatchNorm2d), every
+channel ``c`` is normalized with a mean and a variance taken over all axes but ``C`` (the batch and
+the positions: ``n = N``, ``N·L`` or ``N·H·W`` values per channel)::
+
+    mean[c] = sum(x[:, c]) / n
+    var[c]  = sum((x[:, c] - mean[c])**2) / n                       (biased: divided by n)
+    out[:, c] = (x[:, c] - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c]
+
+``weight`` (gamma, ones) and ``bias`` (beta, zeros) exist when ``affine=True``. Which mean and
+variance are used, and what is updated, depends on the mode, as in ``torch.nn``:
+
+- training mode (``layer.train()``, the default): the batch statistics above; with
+  ``track_running_stats=True`` the call also updates the buffers (``m = momentum``)::
+
+      num_batches_tracked += 1
+      running_mean[c] = (1 - m) * running_mean[c] + m * mean[c]
+      running_var[c]  = (1 - m) * running_var[c]  + m * var[c] * n / (n - 1)   (unbiased variance)
+
+  and ``momentum=None`` takes ``m = 1 / num_batches_tracked``: a cumulative average of all batches.
+  With a single value per channel (``n = 1``) the batch statistics mean nothing: ValueError.
+- eval mode (``layer.eval()``): ``running_mean`` and ``running_var`` replace ``mean`` and ``var``;
+  nothing is updated. With ``track_running_stats=False`` there are no running statistics (the
+  buffers are None) and the batch statistics are used in both modes.
+
+Calling the layer (``layer(x)``) updates its buffers in training mode, like torch. ``layer.frames(x)``
+does not: it shows the update and exposes the new values on the trace (``new_running_mean``, ...),
+so stepping through a trace, or building it twice, never changes the layer.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerviz import _checks
+from layerviz._format import number as _number
+from layerviz._format import shorten as _shorten
+from layerviz._format import signed as _signed
+from layerviz.scene import Grid, Highlight, Scene
+from layerviz.trace import LazyCaptions, Trace
+
+#: Inputs of at most this many values are normalized one element per frame; larger inputs one
+#: row per frame (a row: the last axis of the input, e.g. ``x[n, c, i, :]``; for an ``(N, C)``
+#: input, the whole column ``x[:, c]`` of a channel).
+MAX_ELEMENT_FRAMES = 512
+
+#: The kinds of frames, in the order they come in a trace.
+PHASES = ("mean", "variance", "normalize", "update")
+
+#: Highlight origin row that puts a highlight outside its grid: it is not drawn at that frame.
+_HIDDEN = -(2**30)
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    num_features : int
+        ``C``, the number of channels (axis 1 of the input).
+    eps : float, default 1e-5
+        Added to the variance before the square root; must be > 0.
+    momentum : float or None, default 0.1
+        Weight of the new batch in the running statistics, in ``[0, 1]``; None means a cumulative
+        average (``1 / num_batches_tracked``).
+    affine : bool, default True
+        Learnable ``weight`` (gamma) and ``bias`` (beta) per channel.
+    track_running_stats : bool, default True
+        Keep ``running_mean``, ``running_var`` and ``num_batches_tracked``; without them the batch
+        statistics are used in eval mode too.
+    bias : bool, default True
+        Keyword-only, as in torch: with ``affine=True`` and ``bias=False`` there is a weight but no bias.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (C,), or None
+        Gamma, ones at first; None without ``affine``.
+    bias : ndarray, shape (C,), or None
+        Beta, zeros at first; None without ``affine`` (or with ``bias=False``).
+    running_mean : ndarray, shape (C,), or None
+        Zeros at first; None without ``track_running_stats``.
+    running_var : ndarray, shape (C,), or None
+        Ones at first; None without ``track_running_stats``.
+    num_batches_tracked : int or None
+        Batches seen in training mode; None without ``track_running_stats``.
+    training : bool
+        True in training mode (the default); set with :meth:`train` and :meth:`eval`.
+"""
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class _BatchNorm:
+    """What BatchNorm1d and BatchNorm2d share (parameters and attributes: see either); a subclass sets
+    the input shapes it accepts."""
+
+    _ndims: tuple[int, ...] = ()
+    _shape_hint = ""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+    ) -> None:
+        self.num_features = _checks.positive_int("num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"eps must be a number > 0, got {eps!r}")
+        self.eps = float(eps)
+        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                                     or not 0 <= momentum <= 1):
+            raise ValueError(f"momentum must be None or a number in [0, 1], got {momentum!r}")
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = _flag("affine", affine)
+        self.track_running_stats = _flag("track_running_stats", track_running_stats)
+        use_bias = _flag("bias", bias)
+        self.training = True
+        c = self.num_features
+        self._weight = np.ones(c) if self.affine else None
+        self._bias = np.zeros(c) if self.affine and use_bias else None
+        self._running_mean = np.zeros(c) if self.track_running_stats else None
+        self._running_var = np.ones(c) if self.track_running_stats else None
+        self._num_batches_tracked = 0 if self.track_running_stats else None
+
+    @classmethod
+    def _from_torch(cls, module) -> _BatchNorm:
+        """The layer equal to a ``torch.nn.BatchNorm1d`` / ``BatchNorm2d``: its arguments, a copy of its
+        parameters and buffers, and its training flag (see :func:`layerviz.from_torch`)."""
+        layer = cls(module.num_features, eps=module.eps, momentum=module.momentum, affine=module.affine,
+                    track_running_stats=module.track_running_stats,
+                    bias=not module.affine or module.bias is not None)
+        if module.affine:
+            layer.weight = _checks.torch_array(module.weight)
+            if module.bias is not None:
+                layer.bias = _checks.torch_array(module.bias)
+        if module.track_running_stats:
+            layer.running_mean = _checks.torch_array(module.running_mean)
+            layer.running_var = _checks.torch_array(module.running_var)
+            layer.num_batches_tracked = int(module.num_batches_tracked)
+        layer.train(bool(module.training))
+        return layer
+
+    # -- parameters and buffers ---------------------------------------------------------------
+
+    def _per_channel(self, name: str, value, present: bool, why: str) -> np.ndarray | None:
+        if not present:
+            if value is not None:
+                raise ValueError(f"{name} must be None when {why}, got {type(value).__name__}")
+            return None
+        if value is None:
+            raise ValueError(f"{name} must be an array of shape ({self.num_features},), got None")
+        return _checks.parameter(name, value, (self.num_features,))
+
+    @property
+    def weight(self) -> np.ndarray | None:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value) -> None:
+        self._weight = self._per_channel("weight", value, self.affine, "affine=False")
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value) -> None:
+        present = self.affine and self._bias is not None
+        self._bias = self._per_channel("bias", value, present, "affine=False or bias=False")
+
+    @property
+    def running_mean(self) -> np.ndarray | None:
+        return self._running_mean
+
+    @running_mean.setter
+    def running_mean(self, value) -> None:
+        self._running_mean = self._per_channel("running_mean", value, self.track_running_stats,
+                                               "track_running_stats=False")
+
+    @property
+    def running_var(self) -> np.ndarray | None:
+        return self._running_var
+
+    @running_var.setter
+    def running_var(self, value) -> None:
+        array = self._per_channel("running_var", value, self.track_running_stats, "track_running_stats=False")
+        if array is not None and (array < 0).any():
+            bad = int(np.argmax(array < 0))
+            raise ValueError(f"running_var must be >= 0, got {array[bad]} at index ({bad},)")
+        self._running_var = array
+
+    @property
+    def num_batches_tracked(self) -> int | None:
+        return self._num_batches_tracked
+
+    @num_batches_tracked.setter
+    def num_batches_tracked(self, value) -> None:
+        if not self.track_running_stats:
+            if value is not None:
+                raise ValueError(f"num_batches_tracked must be None when track_running_stats=False, got {value!r}")
+            self._num_batches_tracked = None
+            return
+        self._num_batches_tracked = _checks.positive_int("num_batches_tracked", value, 0)
+
+    # -- modes --------------------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> _BatchNorm:
+        """Set training mode (``mode=True``) or eval mode; returns the layer, like torch."""
+        self.training = _flag("mode", mode)
+        return self
+
+    def eval(self) -> _BatchNorm:
+        """Set eval mode: normalize with the running statistics (if tracked); returns the layer."""
+        return self.train(False)
+
+    @property
+    def uses_batch_stats(self) -> bool:
+        """True when a call normalizes with the batch's statistics (training mode, or no running stats)."""
+        return self.training or not self.track_running_stats
+
+    @property
+    def updates_running_stats(self) -> bool:
+        """True when a call updates the running statistics (training mode with running stats)."""
+        return self.training and self.track_running_stats
+
+    # -- forward ------------------------------------------------------------------------------
+
+    def _check_input(self, x) -> np.ndarray:
+        """Return ``x`` as a finite float64 array of an accepted shape with ``num_features`` channels."""
+        x = _checks.finite_array("x", x, self._ndims, self._shape_hint)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"x must have num_features={self.num_features} channels (axis 1), "
+                             f"got {x.shape[1]} (shape {x.shape})")
+        if 0 in x.shape:
+            raise ValueError(f"x must not be empty, got shape {x.shape}")
+        if self.uses_batch_stats and x.size == self.num_features:
+            when = "training" if self.training else "using batch statistics (track_running_stats=False)"
+            raise ValueError(
+                f"Expected more than 1 value per channel when {when}, got input size {x.shape}: the mean "
+                "and variance of one value say nothing about the batch (its variance is 0 and the unbiased "
+                "variance divides by 0); use a batch of at least 2, or eval() mode with running statistics"
+            )
+        return x
+
+    def _compute(self, x: np.ndarray) -> _Pass:
+        """The whole pass on a checked ``x``, vectorized; changes nothing."""
+        c = self.num_features
+        by_channel = np.moveaxis(x, 1, 0).reshape(c, -1)  # (C, n): channel-major
+        count = by_channel.shape[1]
+        result = _Pass(count=count)
+        if self.uses_batch_stats:
+            result.batch_mean = by_channel.mean(axis=1)
+            result.batch_var = ((by_channel - result.batch_mean[:, None]) ** 2).mean(axis=1)
+            mean, var = result.batch_mean, result.batch_var
+        else:
+            mean, var = self.running_mean, self.running_var
+        result.mean, result.var = mean, var
+        result.std = np.sqrt(var + self.eps)
+        normalized = (by_channel - mean[:, None]) / result.std[:, None]
+        out = normalized
+        if self.weight is not None:
+            out = out * self.weight[:, None]
+        if self.bias is not None:
+            out = out + self.bias[:, None]
+        shape_c = (c, x.shape[0], *x.shape[2:])
+        result.normalized = np.ascontiguousarray(np.moveaxis(normalized.reshape(shape_c), 0, 1))
+        result.output = np.ascontiguousarray(np.moveaxis(out.reshape(shape_c), 0, 1))
+        if self.updates_running_stats:
+            batches = self.num_batches_tracked + 1
+            factor = 1.0 / batches if self.momentum is None else self.momentum
+            result.num_batches_tracked = batches
+            result.factor = factor
+            result.unbiased_var = result.batch_var * count / (count - 1)
+            result.running_mean = (1 - factor) * self.running_mean + factor * result.batch_mean
+            result.running_var = (1 - factor) * self.running_var + factor * result.unbiased_var
+        return result
+
+    def forward(self, x) -> np.ndarray:
+        """Normalize ``x`` (shape as in the class docstring); returns an array of the same shape.
+
+        In training mode with ``track_running_stats`` this updates ``running_mean``, ``running_var``
+        and ``num_batches_tracked``, as torch does.
+        """
+        x = self._check_input(x)
+        result = self._compute(x)
+        if result.running_mean is not None:
+            self._running_mean = result.running_mean
+            self._running_var = result.running_var
+            self._num_batches_tracked = result.num_batches_tracked
+        return result.output
+
+    __call__ = forward
+
+    def frames(self, x, *, by_row: bool | None = None) -> BatchNormTrace:
+        """The forward pass step by step; does not change the layer (see :class:`BatchNormTrace`).
+
+        Parameters
+        ----------
+        x : array_like
+            The input, shaped as ``forward`` accepts.
+        by_row : bool, optional
+            Normalize one row per frame instead of one element. Default: by row when ``x`` has
+            more than :data:`MAX_ELEMENT_FRAMES` values.
+        """
+        return BatchNormTrace(self, x, by_row=by_row)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats})")
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = f"""Batch normalization of ``x: (N, C)`` or ``(N, C, L)``, with ``torch.nn.BatchNorm1d``'s arguments.
+
+    Statistics per channel over ``N`` values (``(N, C)``) or ``N·L`` values (``(N, C, L)``); the
+    formulas are in the module docstring.
+{_PARAMETERS_DOC}
+    Examples
+    --------
+    >>> bn = BatchNorm1d(1)
+    >>> bn(np.array([[1.0], [2.0], [3.0], [4.0]])).round(4).ravel()   # mean 2.5, variance 1.25
+    array([-1.3416, -0.4472,  0.4472,  1.3416])
+    >>> bn.running_mean, bn.running_var.round(4), bn.num_batches_tracked
+    (array([0.25]), array([1.0667]), 1)
+    """
+
+    _ndims = (2, 3)
+    _shape_hint = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    __doc__ = f"""Batch normalization of ``x: (N, C, H, W)``, with ``torch.nn.BatchNorm2d``'s arguments.
+
+    Statistics per channel over the ``N·H·W`` values of that channel in the whole batch; the
+    formulas are in the module docstring.
+{_PARAMETERS_DOC}
+    Examples
+    --------
+    >>> bn = BatchNorm2d(2).eval()          # eval mode: running statistics, here the initial 0 and 1
+    >>> bn(np.ones((1, 2, 2, 2)))[0, 0].round(4)
+    array([[1., 1.],
+           [1., 1.]])
+    """
+
+    _ndims = (4,)
+    _shape_hint = "(N, C, H, W)"
+
+
+@dataclass
+class _Pass:
+    """The numbers of one forward pass (per channel ``(C,)`` arrays; None where not computed)."""
+
+    count: int
+    batch_mean: np.ndarray | None = None
+    batch_var: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    var: np.ndarray | None = None
+    std: np.ndarray | None = None
+    normalized: np.ndarray | None = None
+    output: np.ndarray | None = None
+    factor: float | None = None
+    unbiased_var: np.ndarray | None = None
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
+    num_batches_tracked: int | None = None
+
+
+def batchnorm_naive(layer: _BatchNorm, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The definition, as plain loops: the reference the tests hold the vectorized code to.
+
+    ``x`` already checked. Returns ``(out, new_running_mean, new_running_var)``, the running
+    statistics being None when the call would not update them. Changes nothing.
+    """
+    n_samples, channels = x.shape[:2]
+    positions = list(np.ndindex(*x.shape[2:]))
+    out = np.zeros(x.shape)
+    new_mean = None if not layer.updates_running_stats else np.zeros(channels)
+    new_var = None if not layer.updates_running_stats else np.zeros(channels)
+    for c in range(channels):
+        values = [x[(n, c, *p)] for n in range(n_samples) for p in positions]
+        count = len(values)
+        if layer.uses_batch_stats:
+            mean = sum(values) / count
+            var = sum((v - mean) ** 2 for v in values) / count
+        else:
+            mean, var = layer.running_mean[c], layer.running_var[c]
+        gamma = 1.0 if layer.weight is None else layer.weight[c]
+        beta = 0.0 if layer.bias is None else layer.bias[c]
+        for n in range(n_samples):
+            for p in positions:
+                out[(n, c, *p)] = (x[(n, c, *p)] - mean) / (var + layer.eps) ** 0.5 * gamma + beta
+        if new_mean is not None:
+            batches = layer.num_batches_tracked + 1
+            m = 1.0 / batches if layer.momentum is None else layer.momentum
+            new_mean[c] = (1 - m) * layer.running_mean[c] + m * mean
+            new_var[c] = (1 - m) * layer.running_var[c] + m * var * count / (count - 1)
+    return out, new_mean, new_var
+
+
+# -- frames ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNormFrame:
+    """One step of a batch normalization: a statistic, a normalized element (or row), or an update.
+
+    Attributes
+    ----------
+    index : int
+        Position in the trace.
+    phase : {'mean', 'variance', 'normalize', 'update'}
+        What the step computes.
+    channel : int
+        The channel ``c`` it is about.
+    cells : ndarray of int, shape (m, x.ndim)
+        Indices into ``x`` of the values read: every value of the channel (``mean``, ``variance``),
+        the element or row normalized (``normalize``), none (``update``: shape ``(0, x.ndim)``).
+    values : ndarray, shape (m,)
+        ``x`` at ``cells``.
+    count : int
+        ``n``, the number of values per channel.
+    mean, var : float or None
+        The channel's mean and (biased) variance used to normalize: the batch's, or the running
+        ones in eval mode. ``var`` is None in a ``mean`` frame (not computed yet).
+    total : float or None
+        ``mean``: the sum of ``values``; ``variance``: the sum of ``squared_deviations``; else None.
+    squared_deviations : ndarray, shape (m,), or None
+        ``variance``: ``(values - mean)**2``; else None.
+    eps : float
+    std : float or None
+        ``normalize``: ``sqrt(var + eps)``; else None.
+    normalized : ndarray, shape (m,), or None
+        ``normalize``: ``(values - mean) / std``; else None.
+    gamma, beta : float or None
+        ``normalize``: ``weight[c]`` and ``bias[c]`` (1.0 and 0.0 without them); else None.
+    statistic : {'running_mean', 'running_var'} or None
+        ``update``: the buffer updated; else None.
+    old, observed, factor : float or None
+        ``update``: the buffer's value before, the batch's value blended in (the mean, or the
+        unbiased variance ``var * n / (n - 1)``) and its weight ``m``; else None.
+    result : float or ndarray
+        What the step computes: the mean, the variance, the output element (an ``(m,)`` array when
+        the frame normalizes a row), or the buffer's new value ``(1 - m) * old + m * observed``.
+    narration : str
+        The arithmetic in words and numbers.
+    """
+
+    index: int
+    phase: str
+    channel: int
+    cells: np.ndarray
+    values: np.ndarray
+    count: int
+    mean: float | None
+    var: float | None
+    total: float | None
+    squared_deviations: np.ndarray | None
+    eps: float
+    std: float | None
+    normalized: np.ndarray | None
+    gamma: float | None
+    beta: float | None
+    statistic: str | None
+    old: float | None
+    observed: float | None
+    factor: float | None
+    result: float | np.ndarray
+    narration: str
+    _trace: BatchNormTrace
+
+    @property
+    def output_so_far(self) -> np.ndarray:
+        """The output, shaped like ``x``, NaN where not computed yet at this frame."""
+        trace = self._trace
+        return np.where(trace.output_frame <= self.index, trace.output, np.nan)
+
+    def __repr__(self) -> str:
+        return f"BatchNormFrame({self.index}, {self.phase}: {self.narration})"
+
+
+def _index(cell) -> str:
+    return ",".join(str(int(i)) for i in cell)
+
+
+class BatchNormTrace(Trace):
+    """The frames of a batch normalization, in four phases.
+
+    1. ``mean``: one frame per channel, ``mean[c] = (x1 + … + xn) / n`` (batch statistics only);
+    2. ``variance``: one frame per channel, ``var[c] = ((x1 − mean)² + …) / n`` (idem);
+    3. ``normalize``: one frame per element, channel by channel (channel-major order: ``c``, then
+       ``n``, then the positions), ``(x − mean) / √(var + eps) × gamma + beta``; one frame per row
+       (the last axis of ``x``; the whole channel for an ``(N, C)`` input) when the input has more
+       than :data:`MAX_ELEMENT_FRAMES` values or ``by_row=True``;
+    4. ``update``: in training mode with running statistics, two frames per channel,
+       ``running_mean[c]`` then ``running_var[c]``.
+
+    In eval mode with running statistics only the ``normalize`` phase is there, with the running
+    mean and variance.
+
+    The whole pass is computed once, vectorized, when the trace is built; ``trace[k]`` finds the
+    phase of frame ``k`` with a binary search over the phase offsets and builds its record from
+    read-only copies. Building the trace does not change the layer: the running statistics a call
+    would leave are in ``new_running_mean``, ``new_running_var`` and ``new_num_batches_tracked``.
+
+    Attributes
+    ----------
+    input, output : ndarray
+        ``x`` and the layer's output, same shape.
+    training : bool
+        The layer's mode when the trace was built.
+    uses_batch_stats, updates_running_stats : bool
+        Whether the batch's statistics normalize, and whether the running ones are updated.
+    batch_mean, batch_var : ndarray, shape (C,), or None
+        The batch statistics (biased variance); None in eval mode with running statistics.
+    mean, var : ndarray, shape (C,)
+        The statistics used to normalize (the batch's or the running ones).
+    weight, bias : ndarray, shape (C,), or None
+        Copies of the layer's parameters.
+    running_mean, running_var : ndarray, shape (C,), or None
+        Copies of the layer's buffers when the trace was built (before any update).
+    num_batches_tracked : int or None
+    factor : float or None
+        The weight ``m`` of this batch in the update (``momentum``, or ``1 / new_num_batches_tracked``).
+    unbiased_var : ndarray, shape (C,), or None
+        ``batch_var * n / (n - 1)``, what the running variance is updated with.
+    new_running_mean, new_running_var : ndarray, shape (C,), or None
+        The buffers after the update the frames show; None when there is no update.
+    new_num_batches_tracked : int or None
+    count : int
+        Values per channel, ``n``.
+    by_row : bool
+        True when a ``normalize`` frame covers a row rather than one element.
+    phase_starts : ndarray of int, shape (4,)
+        Index of the first frame of each phase of :data:`PHASES` (equal starts: an absent phase).
+    output_frame : ndarray of int, shape like ``x``
+        The frame at which each output element is computed.
+    """
+
+    def __init__(self, layer: _BatchNorm, x, *, by_row: bool | None = None) -> None:
+        checked = layer._check_input(x)
+        computed = layer._compute(checked)
+        self.layer = layer
+        self.training = layer.training
+        self.uses_batch_stats = layer.uses_batch_stats
+        self.updates_running_stats = layer.updates_running_stats
+        self.eps = layer.eps
+        self.momentum = layer.momentum
+        self.input = checked.copy()
+        self.output = computed.output
+        self.normalized = computed.normalized
+        self.count = computed.count
+        self.batch_mean, self.batch_var = computed.batch_mean, computed.batch_var
+        self.mean, self.var, self.std = computed.mean.copy(), computed.var.copy(), computed.std
+        self.weight = None if layer.weight is None else layer.weight.copy()
+        self.bias = None if layer.bias is None else layer.bias.copy()
+        self.running_mean = None if layer.running_mean is None else layer.running_mean.copy()
+        self.running_var = None if layer.running_var is None else layer.running_var.copy()
+        self.num_batches_tracked = layer.num_batches_tracked
+        self.factor = computed.factor
+        self.unbiased_var = computed.unbiased_var
+        self.new_running_mean, self.new_running_var = computed.running_mean, computed.running_var
+        self.new_num_batches_tracked = computed.num_batches_tracked
+
+        channels = layer.num_features
+        self.by_channel = np.moveaxis(self.input, 1, 0).reshape(channels, -1)  # (C, n), channel-major
+        self._channel_major_shape = (channels, self.input.shape[0], *self.input.shape[2:])
+        if by_row is None:
+            by_row = self.input.size > MAX_ELEMENT_FRAMES
+        self.by_row = _flag("by_row", by_row)
+        self.group = self._channel_major_shape[-1] if self.by_row else 1
+        n_stats = channels if self.uses_batch_stats else 0
+        n_updates = 2 * channels if self.updates_running_stats else 0
+        counts = np.array([n_stats, n_stats, self.input.size // self.group, n_updates])
+        self.phase_starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._phase_ends = np.cumsum(counts)
+        self.n_frames = int(counts.sum())
+        # the cells of channel 0 in channel-major order; a statistic's frame sets the channel column
+        self._channel_cells = self._cells(np.arange(self.count))
+        # the frame of each output element: channel-major position // group, moved back to x's layout
+        frame_c = self.phase_starts[2] + np.arange(self.input.size).reshape(self._channel_major_shape) // self.group
+        self.output_frame = np.moveaxis(frame_c, 0, 1)
+        # frames hand out views of these arrays: read-only, so a frame cannot change its trace
+        for array in (self.input, self.output, self.normalized, self.batch_mean, self.batch_var, self.mean,
+                      self.var, self.std, self.weight, self.bias, self.running_mean, self.running_var,
+                      self.unbiased_var, self.new_running_mean, self.new_running_var, self.by_channel,
+                      self.output_frame):
+            if array is not None:
+                array.flags.writeable = False
+
+    # -- frames --------------------------------------------------------------------------------
+
+    def phase_of(self, k: int) -> str:
+        """The phase of frame ``k`` (non-negative)."""
+        return PHASES[int(np.searchsorted(self._phase_ends, k, side="right"))]
+
+    def _cells(self, positions: np.ndarray) -> np.ndarray:
+        """Indices into ``x`` of channel-major flat ``positions``: ``(m, x.ndim)``."""
+        c_index = np.unravel_index(positions, self._channel_major_shape)
+        return np.stack([c_index[1], c_index[0], *c_index[2:]], axis=1)
+
+    def _frame(self, k: int) -> BatchNormFrame:
+        phase = self.phase_of(k)
+        local = k - int(self.phase_starts[PHASES.index(phase)])
+        empty = dict(total=None, squared_deviations=None, std=None, normalized=None, gamma=None, beta=None,
+                     statistic=None, old=None, observed=None, factor=None)
+        if phase in ("mean", "variance"):
+            c = local
+            values = self.by_channel[c]
+            cells = self._channel_cells.copy()
+            cells[:, 1] = c
+            mean = float(self.batch_mean[c])
+            if phase == "mean":
+                total = float(values.sum())
+                fields = dict(empty, total=total, var=None, result=mean,
+                              narration=self._narrate_mean(c, values, total, mean))
+            else:
+                squared = values - mean
+                squared = squared * squared
+                total = float(squared.sum())
+                var = float(self.batch_var[c])
+                fields = dict(empty, total=total, squared_deviations=squared, var=var, result=var,
+                              narration=self._narrate_variance(c, values, mean, total, var))
+            return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
+                                  mean=mean, eps=self.eps, _trace=self, **fields)
+        if phase == "normalize":
+            positions = local * self.group + np.arange(self.group)
+            c = int(positions[0] // self.count)
+            cells = self._cells(positions)
+            values = self.by_channel[c, positions % self.count]
+            mean, var, std = float(self.mean[c]), float(self.var[c]), float(self.std[c])
+            gamma = 1.0 if self.weight is None else float(self.weight[c])
+            beta = 0.0 if self.bias is None else float(self.bias[c])
+            normalized = self.normalized[tuple(cells.T)]
+            outputs = self.output[tuple(cells.T)]
+            result = outputs if self.by_row else float(outputs[0])
+            narration = self._narrate_normalize(c, cells, values, mean, var, normalized, gamma, beta, outputs)
+            return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
+                                  mean=mean, var=var, eps=self.eps,
+                                  **dict(empty, std=std, normalized=normalized, gamma=gamma, beta=beta),
+                                  result=result, narration=narration, _trace=self)
+        c, which = divmod(local, 2)
+        if which == 0:
+            statistic, old, observed, new = ("running_mean", self.running_mean[c], self.batch_mean[c],
+                                             self.new_running_mean[c])
+        else:
+            statistic, old, observed, new = ("running_var", self.running_var[c], self.unbiased_var[c],
+                                             self.new_running_var[c])
+        old, observed, new = float(old), float(observed), float(new)
+        return BatchNormFrame(index=k, phase=phase, channel=c, cells=np.zeros((0, self.input.ndim), dtype=np.intp),
+                              values=np.zeros(0), count=self.count, mean=float(self.batch_mean[c]),
+                              var=float(self.batch_var[c]), eps=self.eps,
+                              **dict(empty, statistic=statistic, old=old, observed=observed, factor=self.factor),
+                              result=new, narration=self._narrate_update(c, statistic, old, observed, new),
+                              _trace=self)
+
+    # -- narration -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _narrate_mean(c: int, values: np.ndarray, total: float, mean: float) -> str:
+        """``mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50``."""
+        terms = _shorten(values, 6, _signed)
+        n = len(values)
+        return f"mean[{c}] = ({' + '.join(terms)}) / {n} = {_number(total)} / {n} = {_number(mean)}"
+
+    @staticmethod
+    def _narrate_variance(c: int, values: np.ndarray, mean: float, total: float, var: float) -> str:
+        """``var[0] = ((1.00 − 2.50)² + … + (4.00 − 2.50)²) / 4 = 5.00 / 4 = 1.25``."""
+        terms = _shorten(values, 4, lambda v: f"({_number(v)} − {_signed(mean)})²")
+        n = len(values)
+        return f"var[{c}] = ({' + '.join(terms)}) / {n} = {_number(total)} / {n} = {_number(var)}"
+
+    def _narrate_normalize(self, c: int, cells: np.ndarray, values: np.ndarray, mean: float, var: float,
+                           normalized: np.ndarray, gamma: float, beta: float, outputs: np.ndarray) -> str:
+        """``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = (-1.34) × 1.00 + 0.00 = -1.34``."""
+        scale = "" if self.weight is None else f" × {_signed(gamma)}"
+        shift = "" if self.bias is None else f" + {_signed(beta)}"
+        if self.by_row:
+            if self.input.ndim == 2:
+                target = f"out[:,{c}]"
+            else:
+                target = f"out[{_index(cells[0, :-1])},:]"
+            listed = lambda a: "[" + ", ".join(_shorten(a, 6, _number)) + "]"
+            text = (f"{target} = ({listed(values)} − {_signed(mean)}) / √({_number(var)} + {self.eps:g})"
+                    f"{scale}{shift} = {listed(outputs)}")
+        else:
+            text = (f"out[{_index(cells[0])}] = ({_number(values[0])} − {_signed(mean)}) / "
+                    f"√({_number(var)} + {self.eps:g})")
+            if scale or shift:
+                text += f"{scale}{shift} = {_signed(normalized[0])}{scale}{shift}"
+            text += f" = {_number(outputs[0])}"
+        if not self.uses_batch_stats:
+            text += f"   (eval: running_mean[{c}], running_var[{c}])"
+        return text
+
+    def _narrate_update(self, c: int, statistic: str, old: float, observed: float, new: float) -> str:
+        """``running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25``."""
+        if self.momentum is None:
+            t = self.new_num_batches_tracked
+            keep, take = f"{t - 1}/{t}", f"1/{t}"
+        else:
+            keep, take = f"{1 - self.momentum:g}", f"{self.momentum:g}"
+        text = f"{statistic}[{c}] = {keep} × {_signed(old)} + {take} × {_signed(observed)} = {_number(new)}"
+        if statistic == "running_var":
+            n = self.count
+            text += f"   (unbiased: {_number(self.batch_var[c])} × {n}/{n - 1} = {_number(observed)})"
+        elif c == 0:
+            text += f"   (num_batches_tracked: {self.num_batches_tracked} → {self.new_num_batches_tracked})"
+        return text
+
+    # -- scene ---------------------------------------------------------------------------------
+
+    def _slots(self) -> tuple[np.ndarray, tuple[int, int, int], int]:
+        """Where each value of ``x`` is drawn: ``(C, n, 3)`` cells in channel-major order, the grid
+        shape ``(S, H, W)`` and the page size (a page holds one channel, except for ``(N, C)``)."""
+        x = self.input
+        channels, n_samples = x.shape[1], x.shape[0]
+        index = np.indices(self._channel_major_shape, dtype=np.int32)
+        if x.ndim == 2:  # one N x C table, channels as columns
+            c, n = index
+            slots = np.stack([np.zeros_like(c), n, c], axis=-1)
+            shape, page_size = (1, n_samples, channels), 1
+        elif x.ndim == 3:  # one N x L grid per channel
+            slots = np.stack(index, axis=-1)
+            shape, page_size = (channels, n_samples, x.shape[2]), 1
+        else:  # one H x W grid per sample, the N samples of a channel on one page
+            c, n, i, j = index
+            slots = np.stack([c * n_samples + n, i, j], axis=-1)
+            shape, page_size = (channels * n_samples, x.shape[2], x.shape[3]), n_samples
+        return slots.reshape(channels, -1, 3), shape, page_size
+
+    def _labels(self, name: str) -> tuple[str, ...]:
+        x = self.input
+        if x.ndim == 2:
+            return ("n × c",)
+        if x.ndim == 3:
+            return tuple(f"{name}[:, {c}, :]" for c in range(x.shape[1]))
+        return tuple(f"{name}[{n},{c}]" for c in range(x.shape[1]) for n in range(x.shape[0]))
+
+    def scene(self) -> Scene:
+        """The formula as panels: input x − mean ÷√ variance × γ + β = output, then the running statistics.
+
+        The input and output show one channel at a time (all its samples: what a statistic is taken
+        over), or one ``N × C`` table for an ``(N, C)`` input. The mean and variance (the running ones
+        in eval mode), γ and β are columns with channel ``c`` on row ``c``. Highlights: the values read (window), the
+        statistics computed or used (stat), γ and β (kernel), the cells written (output). Statistics,
+        outputs and updated running statistics appear as they are computed.
+        """
+        channels = self.input.shape[1]
+        n_frames = self.n_frames
+        starts = self.phase_starts
+        k = np.arange(n_frames)
+        phase = np.searchsorted(self._phase_ends, k, side="right")
+        local = k - starts[phase]
+        channel = np.select([phase < 2, phase == 2], [local, local * self.group // self.count], local // 2)
+        which = local % 2  # update frames: 0 running_mean, 1 running_var
+        slots, shape, page_size = self._slots()
+        flat_slots = slots.reshape(-1, 3)
+        page = channel.astype(np.int32) if self.input.ndim > 2 else None
+        one = np.zeros((1, 3), dtype=np.int32)
+
+        def origins(active: np.ndarray, where: np.ndarray) -> np.ndarray:
+            """Per-frame anchors: ``where`` at the active frames, outside the grid (not drawn) elsewhere."""
+            out = np.zeros((n_frames, 3), dtype=np.int32)
+            out[:, 1] = _HIDDEN
+            out[active] = where[active]
+            return out
+
+        def cell(slice_index=0) -> np.ndarray:
+            """Anchor ``(slice_index, channel, 0)`` per frame: a per-channel cell."""
+            return np.stack([np.broadcast_to(slice_index, channel.shape), channel, np.zeros_like(channel)], axis=1)
+
+        def drawn(channel_major: np.ndarray) -> np.ndarray:
+            values = np.zeros(shape)
+            values[tuple(flat_slots.T)] = channel_major.ravel()
+            return values
+
+        def column(values: np.ndarray) -> np.ndarray:
+            """Per-channel values as ``(S, C, 1)`` columns: channel ``c`` on row ``c``."""
+            return np.asarray(values, dtype=np.float64).reshape(-1, channels, 1)
+
+        is_stats, is_norm, is_update = phase < 2, phase == 2, phase == 3
+        group_start = np.where(is_norm, local * self.group, 0)
+        in_channel = slots[np.where(is_stats, channel, 0), 0]
+        channel_stencil = slots[0] - slots[0, 0]
+        group_stencil = flat_slots[: self.group] - flat_slots[0]
+        reveal = np.zeros(shape, dtype=np.int32)
+        reveal[tuple(flat_slots.T)] = np.moveaxis(self.output_frame, 1, 0).ravel()
+
+        panels = [Grid("input", "input x", drawn(self.by_channel), self._labels("x"), page_size=page_size, page=page)]
+        highlights = [
+            Highlight("input", origins(is_stats, in_channel), channel_stencil, "window"),
+            Highlight("input", origins(is_norm, flat_slots[group_start]), group_stencil, "window"),
+        ]
+        if self.uses_batch_stats:
+            reveal_stat = np.arange(channels, dtype=np.int32).reshape(1, channels, 1)
+            panels += [Grid("mean", "mean μ", column(self.batch_mean), ("batch",), reveal=reveal_stat + starts[0], op="−"),
+                       Grid("var", "variance σ²", column(self.batch_var), ("batch",), reveal=reveal_stat + starts[1],
+                            op="÷√")]
+            mean_used = (phase <= 2) | (is_update & (which == 0))
+            var_used = (phase == 1) | is_norm | (is_update & (which == 1))
+        else:
+            panels += [Grid("mean", "running_mean", column(self.running_mean), ("used",), op="−"),
+                       Grid("var", "running_var", column(self.running_var), ("used",), op="÷√")]
+            mean_used = var_used = is_norm
+        highlights += [Highlight("mean", origins(mean_used, cell()), one, "stat"),
+                       Highlight("var", origins(var_used, cell()), one, "stat")]
+        for name, title, values, op in (("gamma", "γ weight", self.weight, "×"), ("beta", "β bias", self.bias, "+")):
+            if values is not None:
+                panels.append(Grid(name, title, column(values), ("",), op=op))
+                highlights.append(Highlight(name, origins(is_norm, cell()), one, "kernel"))
+        panels.append(Grid("output", "output", drawn(np.moveaxis(self.output, 1, 0)), self._labels("out"),
+                           reveal=reveal, page_size=page_size, page=page, op="="))
+        highlights.append(Highlight("output", origins(is_norm, flat_slots[group_start]), group_stencil, "output"))
+        if self.updates_running_stats:
+            # two slices, running_mean and running_var: channel c on row c, the old value left, the new right
+            running = np.stack([np.stack([self.running_mean, self.new_running_mean], axis=1),
+                                np.stack([self.running_var, self.new_running_var], axis=1)])
+            reveal_new = np.zeros((2, channels, 2), dtype=np.int32)
+            reveal_new[:, :, 1] = starts[3] + 2 * np.arange(channels) + np.arange(2)[:, None]
+            panels.append(Grid("running", "running", running, ("μ: old, new", "σ²: old, new"), reveal=reveal_new))
+            anchor = np.stack([which, channel, np.zeros_like(channel)], axis=1)
+            highlights += [Highlight("running", origins(is_update, anchor), one, "stat"),
+                           Highlight("running", origins(is_update, anchor + [0, 0, 1]), one, "output")]
+        vmax = max(float(np.abs(p.values).max()) for p in panels) or 1.0
+        mode = "training" if self.training else "eval"
+        return Scene(f"{self.layer!r}, {mode} mode", n_frames, tuple(panels), tuple(highlights),
+                     LazyCaptions(self), vmax)

@@ -1,0 +1,114 @@
+"""The dropout notebook served by real Voilà, used in headless Chromium like a student would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import REPO
+
+EXPLORER_PLAYER = ".layerviz-explorer .layerviz-player[data-ready]"
+
+
+@pytest.fixture
+def dropout_page(page, voila_factory, open_voila, console_errors):
+    base = voila_factory(REPO / "notebooks")
+    errors = console_errors(page)
+    open_voila(page, f"{base}/voila/render/dropout.ipynb", selector=f"{EXPLORER_PLAYER} canvas")
+    page.errors = errors
+    return page
+
+
+def explorer_player(page):
+    return page.locator(EXPLORER_PLAYER)
+
+
+def set_control(page, label: str, value: str) -> None:
+    field = page.locator(".layerviz-explorer .widget-inline-hbox", has=page.get_by_text(label, exact=True)).locator(
+        "input, select"
+    ).first
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(label=value)
+    else:
+        field.fill(value)
+        field.press("Enter")
+
+
+def control_value(page, label: str) -> str:
+    return page.locator(".layerviz-explorer .widget-inline-hbox", has=page.get_by_text(label, exact=True)).locator(
+        "input"
+    ).first.input_value()
+
+
+def wait_for_frames(page, n: int) -> None:
+    page.wait_for_function("([sel, n]) => document.querySelector(sel).dataset.nFrames === n",
+                           arg=[EXPLORER_PLAYER, str(n)], timeout=20_000)
+
+
+def canvas_ink(page, selector: str) -> int:
+    """Number of canvas pixels that are not white or transparent."""
+    return page.locator(selector).evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 0; i < d.length; i += 4)
+                   if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++;
+                 return n; }"""
+    )
+
+
+def test_page_shows_no_code_and_no_error(dropout_page):
+    text = dropout_page.locator("body").inner_text()
+    assert "The dropout layer" in text
+    assert "x[0,1] = -1.20 → dropped (0)" in text  # the worked example's second step, computed in the page
+    for bad in ("Traceback", "Error", "import numpy", "Dropout(p=0.5).frames"):
+        assert bad not in text
+    assert dropout_page.errors == []
+
+
+def test_canvas_draws_and_a_step_changes_the_frame(dropout_page):
+    player = explorer_player(dropout_page)
+    assert canvas_ink(dropout_page, f"{EXPLORER_PLAYER} canvas") > 1000
+    caption = player.locator("[aria-live]")
+    assert caption.inner_text().startswith("x[0,0,0] = ")
+    assert caption.inner_text().endswith(("→ kept (1)", "→ dropped (0)"))
+    player.get_by_label("Step forward").click()
+    dropout_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER)
+    assert caption.inner_text().startswith("x[0,0,1] = ")
+    player.get_by_label("Last frame").click()
+    dropout_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '64'", arg=EXPLORER_PLAYER)
+    assert caption.inner_text().startswith("kept values × 1/(1 − p) = 1/(1 − 0.5) = × 2.00: ")
+
+
+def test_changed_controls_recompute(dropout_page):
+    player = explorer_player(dropout_page)
+    assert player.get_attribute("data-n-frames") == "65"  # 8x8 photo: 64 mask frames, then the scaling
+    summary = dropout_page.locator(".layerviz-summary")
+
+    set_control(dropout_page, "size", "20")  # 400 values > 256: one frame per row
+    wait_for_frames(dropout_page, 21)
+    assert "one per row" in summary.inner_text()
+    assert player.locator("[aria-live]").inner_text().startswith("x[0,0,:] (20 values): ")
+
+    dropout_page.locator(".layerviz-explorer").get_by_role("button", name="eval", exact=True).click()
+    wait_for_frames(dropout_page, 1)
+    assert "Eval mode: the output is the input" in summary.inner_text()
+    assert "eval mode: dropout is the identity" in player.locator("[aria-live]").inner_text()
+
+    dropout_page.locator(".layerviz-explorer").get_by_role("button", name="train", exact=True).click()
+    wait_for_frames(dropout_page, 21)
+    before = summary.inner_text()
+    assert control_value(dropout_page, "seed") == "0"
+    dropout_page.get_by_role("button", name="resample mask").click()
+    dropout_page.wait_for_function(
+        "before => document.querySelector('.layerviz-summary').innerText !== before", arg=before, timeout=20_000)
+    assert control_value(dropout_page, "seed") == "1"
+    assert "Kept" in summary.inner_text()
+
+
+def test_invalid_setting_shows_its_message(dropout_page):
+    set_control(dropout_page, "p", "1.5")
+    alert = dropout_page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "dropout probability p has to be between 0 and 1, but got 1.5" in alert.inner_text()
+    assert "Traceback" not in dropout_page.locator("body").inner_text()
+    set_control(dropout_page, "p", "0.25")
+    alert.wait_for(state="detached", timeout=20_000)
+    assert "× 1.33" in dropout_page.locator(".layerviz-summary").inner_text()

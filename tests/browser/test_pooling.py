@@ -1,0 +1,106 @@
+"""The pooling notebook served by real Voilà, used in headless Chromium like a student would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import REPO
+
+EXPLORER_PLAYER = ".layerviz-explorer .layerviz-player[data-ready]"
+
+
+@pytest.fixture
+def pooling_page(page, voila_factory, open_voila, console_errors):
+    base = voila_factory(REPO / "notebooks")
+    errors = console_errors(page)
+    open_voila(page, f"{base}/voila/render/pooling.ipynb", selector=f"{EXPLORER_PLAYER} canvas")
+    page.errors = errors
+    return page
+
+
+def explorer_player(page):
+    return page.locator(EXPLORER_PLAYER)
+
+
+def set_control(page, label: str, value: str) -> None:
+    field = page.locator(".layerviz-explorer .widget-inline-hbox", has=page.get_by_text(label, exact=True)).locator(
+        "input, select"
+    ).first
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(label=value)
+    else:
+        field.fill(value)
+        field.press("Enter")
+
+
+def canvas_ink(page, selector: str) -> int:
+    """Number of canvas pixels that are not white or transparent."""
+    return page.locator(selector).first.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 0; i < d.length; i += 4)
+                   if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++;
+                 return n; }"""
+    )
+
+
+def wait_for_frames(page, n: int) -> None:
+    page.wait_for_function("([sel, n]) => document.querySelector(sel).dataset.nFrames === n",
+                           arg=[EXPLORER_PLAYER, str(n)], timeout=20_000)
+
+
+def test_page_shows_no_code_and_no_error(pooling_page):
+    text = pooling_page.locator("body").inner_text()
+    assert "The pooling layer (subsampling)" in text
+    assert "out[0,0,0] = max(1.00, 3.00, 5.00, 4.00) = 5.00" in text  # the worked example, by the engine
+    assert "3.25" in text
+    for bad in ("Traceback", "Error", "pooling_explorer()", "import numpy"):
+        assert bad not in text
+    assert pooling_page.errors == []
+
+
+def test_every_player_draws(pooling_page):
+    players = pooling_page.locator(".layerviz-player[data-ready]")
+    assert players.count() == 4  # worked example, max vs average, adaptive, explorer
+    for k in range(players.count()):
+        players.nth(k).scroll_into_view_if_needed()
+        assert canvas_ink(pooling_page, f".layerviz-player[data-ready] >> nth={k} >> canvas") > 1000
+
+
+def test_canvas_draws_and_a_step_changes_the_frame(pooling_page):
+    player = explorer_player(pooling_page)
+    assert canvas_ink(pooling_page, f"{EXPLORER_PLAYER} canvas") > 1000
+    caption = player.locator("[aria-live]")
+    assert caption.inner_text().startswith("out[0,0,0] = max(")
+    player.get_by_label("Step forward").click()
+    pooling_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER)
+    assert caption.inner_text().startswith("out[0,0,1] = max(")
+
+
+def test_changing_controls_recomputes(pooling_page):
+    player = explorer_player(pooling_page)
+    assert player.get_attribute("data-n-frames") == "16"  # 8x8 digit, 2x2 windows, stride 2: 4x4 outputs
+    set_control(pooling_page, "kernel size", "4")
+    wait_for_frames(pooling_page, 4)
+    assert "kernel_size=4, stride=4" in pooling_page.locator(".layerviz-summary").inner_text()
+    set_control(pooling_page, "stride", "1")
+    wait_for_frames(pooling_page, 25)
+    set_control(pooling_page, "pooling", "average")
+    pooling_page.wait_for_function(
+        "sel => document.querySelector(sel).querySelector('[aria-live]').innerText.includes(') / 16 = ')",
+        arg=EXPLORER_PLAYER, timeout=20_000)
+    set_control(pooling_page, "pooling", "max vs average")
+    pooling_page.wait_for_function(
+        "sel => document.querySelector(sel).querySelector('[aria-live]').innerText.includes('average (')",
+        arg=EXPLORER_PLAYER, timeout=20_000)
+    assert canvas_ink(pooling_page, f"{EXPLORER_PLAYER} canvas") > 1000
+
+
+def test_invalid_setting_shows_its_message(pooling_page):
+    set_control(pooling_page, "padding", "2")
+    alert = pooling_page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "padding must be at most half the kernel size, got padding=2 for kernel_size=2" in alert.inner_text()
+    assert "Traceback" not in pooling_page.locator("body").inner_text()
+    set_control(pooling_page, "padding", "1")  # valid again: the message goes, the new trace shows
+    wait_for_frames(pooling_page, 25)
+    assert pooling_page.locator(".layerviz-explorer [role=alert]").count() == 0
