@@ -53,13 +53,10 @@ class DropoutExplorer(Explorer):
     """An :class:`Explorer` with a "resample mask" button, which moves the seed on by one."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self.resample_button = widgets.Button(description="resample mask", icon="refresh",
                                               tooltip="Draw a new mask: the next seed")
+        super().__init__(*args, extras={"resample": self.resample_button}, **kwargs)
         self.resample_button.on_click(lambda _button: self.resample())
-        seed = self.controls["seed"]
-        row = next(box for box in self.widget.children if seed in getattr(box, "children", ()))
-        row.children = (*row.children, self.resample_button)
 
     def resample(self) -> None:
         """Draw a new mask: move the seed on by one (the next seed, so the whole class sees the same one)."""
@@ -85,5 +82,5 @@ def dropout_explorer(**initial: Any) -> DropoutExplorer:
     }
     for name, value in initial.items():
         controls[name].value = value
-    layout = [["input", "digit", "size"], ["p", "mode"], ["seed"]]
+    layout = [["input", "digit", "size"], ["p", "mode"], ["seed", "resample"]]
     return DropoutExplorer(controls, build_dropout, describe_dropout, layout)

@@ -36,7 +36,9 @@ class Explorer:
     describe : callable, optional
         ``describe(trace) -> str``: an HTML line shown above the player (shapes, formula).
     layout : list of list of str, optional
-        Control names per row; default one row with all of them.
+        Names per row, of controls or of ``extras``; default one row with all controls.
+    extras : mapping of str to ipywidgets.Widget, optional
+        Other widgets placed by name in ``layout`` (buttons); they are not passed to ``build``.
     """
 
     def __init__(
@@ -45,8 +47,10 @@ class Explorer:
         build: Callable[[dict[str, Any]], Trace],
         describe: Callable[[Trace], str] | None = None,
         layout: list[list[str]] | None = None,
+        extras: Mapping[str, widgets.Widget] | None = None,
     ) -> None:
         self.controls = dict(controls)
+        self.extras = dict(extras or {})
         self._build = build
         self._describe = describe
         self.trace: Trace | None = None
@@ -56,7 +60,8 @@ class Explorer:
         self.summary.add_class("layerviz-summary")
         self.player = Player()
         rows = layout or [list(self.controls)]
-        boxes = [widgets.HBox([self.controls[name] for name in row], layout=widgets.Layout(flex_flow="row wrap"))
+        placed = {**self.controls, **self.extras}
+        boxes = [widgets.HBox([placed[name] for name in row], layout=widgets.Layout(flex_flow="row wrap"))
                  for row in rows]
         self.widget = widgets.VBox([*boxes, self.error, self.summary, self.player])
         self.widget.add_class("layerviz-explorer")
