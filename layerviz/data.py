@@ -100,3 +100,27 @@ def image_from_bytes(content: bytes, size: int = 12, channels: int = 1) -> np.nd
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"image could not be read as a picture ({error})") from error
     return _channels_from_rgb(_resize_square(rgb, size), channels)
+
+
+#: The input sources an explorer offers, in menu order.
+SOURCES = ("digit", "photo", "random", "upload")
+
+
+def from_source(source: str, size: int, channels: int = 1, *, digit_value: int = 7, seed: int = 0,
+                uploads=()) -> np.ndarray:
+    """The ``(channels, size, size)`` input an explorer's controls ask for.
+
+    ``source`` is one of :data:`SOURCES`; ``uploads`` is an ipywidgets ``FileUpload`` value
+    (the first file is used).
+    """
+    if source == "digit":
+        return digit(digit_value, size, channels)
+    if source == "photo":
+        return photo(size, channels)
+    if source == "random":
+        return noise(size, channels, rng=seed)
+    if source == "upload":
+        if not uploads:
+            raise ValueError("upload: choose an image file with the Upload button first")
+        return image_from_bytes(uploads[0]["content"], size, channels)
+    raise ValueError(f"input must be one of {', '.join(SOURCES)}, got {source!r}")

@@ -103,3 +103,15 @@ def test_upload_that_is_not_an_image_shows_a_message(explorer):
                                            "last_modified": datetime.datetime(2026, 1, 1)},)
     explorer.controls["input"].value = "upload"
     assert "could not be read as a picture" in explorer.error.value
+
+
+@pytest.mark.parametrize("source", ["digit", "photo", "random"])
+def test_every_input_source_gives_the_asked_shape(source):
+    x = lv.data.from_source(source, 6, 2, digit_value=3, seed=1)
+    assert x.shape == (2, 6, 6)
+    assert np.isfinite(x).all()
+
+
+def test_unknown_input_source_names_the_choices():
+    with pytest.raises(ValueError, match="input must be one of digit, photo, random, upload, got 'webcam'"):
+        lv.data.from_source("webcam", 6)

@@ -11,24 +11,14 @@ from layerviz.layers import Conv2d
 from layerviz.layers.conv import ConvTrace
 from layerviz.ui.explorer import Explorer
 
-INPUTS = ("digit", "photo", "random", "upload")
+INPUTS = data.SOURCES
 PADDINGS = (0, 1, 2, 3, "same", "valid")
 
 
 def conv_input(values: dict[str, Any]) -> Any:
     """The ``(in_channels, size, size)`` input the controls ask for."""
-    size, channels = values["size"], values["in_channels"]
-    source = values["input"]
-    if source == "digit":
-        return data.digit(values["digit"], size, channels)
-    if source == "photo":
-        return data.photo(size, channels)
-    if source == "random":
-        return data.noise(size, channels, rng=values["seed"])
-    uploads = values.get("upload") or ()
-    if not uploads:
-        raise ValueError("upload: choose an image file with the Upload button first")
-    return data.image_from_bytes(uploads[0]["content"], size, channels)
+    return data.from_source(values["input"], values["size"], values["in_channels"], digit_value=values["digit"],
+                            seed=values["seed"], uploads=values.get("upload"))
 
 
 def build_conv(values: dict[str, Any]) -> ConvTrace:

@@ -19,14 +19,9 @@ MAX_SEED = 2**31 - 1
 
 def dropout_input(values: dict[str, Any]) -> Any:
     """The ``(1, size, size)`` input the controls ask for."""
-    size, source = values["size"], values["input"]
-    if source == "digit":
-        return data.digit(values["digit"], size)
-    if source == "photo":
-        return data.photo(size)
-    if source == "random":
-        return data.noise(size, rng=INPUT_SEED)
-    raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {source!r}")
+    if values["input"] not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {values['input']!r}")
+    return data.from_source(values["input"], values["size"], digit_value=values["digit"], seed=INPUT_SEED)
 
 
 def build_dropout(values: dict[str, Any]) -> DropoutTrace:

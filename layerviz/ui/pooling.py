@@ -27,7 +27,7 @@ from layerviz.scene import Grid, Scene
 from layerviz.trace import LazyCaptions, Trace
 from layerviz.ui.explorer import Explorer
 
-INPUTS = ("digit", "photo", "random", "upload")
+INPUTS = data.SOURCES
 KINDS = ("max", "average", "adaptive average", "max vs average")
 #: The stride control's choices; "default" is torch's stride=None, the kernel size.
 STRIDES = (("default = kernel size", "default"), ("1", 1), ("2", 2), ("3", 3), ("4", 4))
@@ -145,18 +145,8 @@ def pool_comparison(
 
 def pooling_input(values: dict[str, Any]) -> np.ndarray:
     """The ``(channels, size, size)`` input the controls ask for."""
-    size, channels = values["size"], values["channels"]
-    source = values["input"]
-    if source == "digit":
-        return data.digit(values["digit"], size, channels)
-    if source == "photo":
-        return data.photo(size, channels)
-    if source == "random":
-        return data.noise(size, channels, rng=values["seed"])
-    uploads = values.get("upload") or ()
-    if not uploads:
-        raise ValueError("upload: choose an image file with the Upload button first")
-    return data.image_from_bytes(uploads[0]["content"], size, channels)
+    return data.from_source(values["input"], values["size"], values["channels"], digit_value=values["digit"],
+                            seed=values["seed"], uploads=values.get("upload"))
 
 
 def build_pooling(values: dict[str, Any]) -> MaxPoolTrace | AvgPoolTrace | AdaptiveAvgPoolTrace | PoolComparison:

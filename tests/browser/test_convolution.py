@@ -4,43 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import REPO
-
-EXPLORER_PLAYER = ".layerviz-explorer .layerviz-player[data-ready]"
+from tests.browser.explorer_page import EXPLORER_PLAYER, canvas_ink, explorer_player, open_notebook, set_control
 
 
 @pytest.fixture
 def convolution_page(page, voila_factory, open_voila, console_errors):
-    base = voila_factory(REPO / "notebooks")
-    errors = console_errors(page)
-    open_voila(page, f"{base}/voila/render/convolution.ipynb", selector=f"{EXPLORER_PLAYER} canvas")
-    page.errors = errors
-    return page
-
-
-def explorer_player(page):
-    return page.locator(EXPLORER_PLAYER)
-
-
-def set_control(page, label: str, value: str) -> None:
-    field = page.locator(".layerviz-explorer .widget-inline-hbox", has=page.get_by_text(label, exact=True)).locator(
-        "input, select"
-    ).first
-    if field.evaluate("e => e.tagName") == "SELECT":
-        field.select_option(label=value)
-    else:
-        field.fill(value)
-        field.press("Enter")
-
-
-def canvas_ink(page, selector: str) -> int:
-    """Number of canvas pixels that are not white or transparent."""
-    return page.locator(selector).evaluate(
-        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                 let n = 0; for (let i = 0; i < d.length; i += 4)
-                   if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++;
-                 return n; }"""
-    )
+    return open_notebook(page, voila_factory, open_voila, console_errors, "convolution.ipynb")
 
 
 def test_page_shows_no_code_and_no_error(convolution_page):
