@@ -20,6 +20,9 @@ import ipywidgets as widgets
 
 from layerviz.player import Player
 from layerviz.trace import Trace
+from layerviz.ui.checks import PredictNext
+from layerviz.ui.export import Export
+from layerviz.ui.show_code import ShowCode
 
 log = logging.getLogger("layerviz")
 
@@ -59,11 +62,15 @@ class Explorer:
         self.summary = widgets.HTML()
         self.summary.add_class("layerviz-summary")
         self.player = Player()
+        self.predict = PredictNext(self)
+        self.export = Export(self)
+        self.code = ShowCode(self)
         rows = layout or [list(self.controls)]
         placed = {**self.controls, **self.extras}
         boxes = [widgets.HBox([placed[name] for name in row], layout=widgets.Layout(flex_flow="row wrap"))
                  for row in rows]
-        self.widget = widgets.VBox([*boxes, self.error, self.summary, self.player])
+        self.widget = widgets.VBox([*boxes, self.error, self.summary, self.player, self.export.widget,
+                                    self.predict.widget, self.code.widget])
         self.widget.add_class("layerviz-explorer")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
@@ -91,6 +98,8 @@ class Explorer:
         self.error.value = ""
         self.summary.value = self._describe(trace) if self._describe else ""
         self.player.scene = scene
+        self.predict.refresh()
+        self.code.refresh()
 
     def show_error(self, message: str) -> None:
         self.error.value = f'<div role="alert" class="layerviz-alert">⚠ {html.escape(message)}</div>'
