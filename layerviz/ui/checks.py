@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
@@ -22,19 +22,36 @@ ABSOLUTE_TOLERANCE = 0.01
 RELATIVE_TOLERANCE = 0.01
 
 
-def question(frame: Any) -> tuple[str, float] | None:
-    """The frame's narration with its result hidden (``"out[0,0,1] = 1.00×0.50 + … = ?"``) and the result.
+class Question(NamedTuple):
+    """What a frame asks: its narration with the result hidden, the number to predict, and how to ask for it."""
 
-    None when the frame does not end by computing one number (a mask drawn, a vector of gates).
+    text: str
+    answer: float
+    ask: str
+
+
+def question(frame: Any) -> Question | None:
+    """The frame's narration with its result hidden (``"out[0,0,1] = 1.00×0.50 + … = ?"``) and the number to predict.
+
+    A frame whose result is one number asks for it; one whose result is a vector written out in full
+    (``"h[0] = tanh([…]) = [0.05, 0.14]"``) asks for its first entry. None when the frame does not end by
+    computing numbers it shows (a mask drawn, a vector cut short with "…").
     """
     result = getattr(frame, "result", None)
     narration = getattr(frame, "narration", "")
-    if result is None or np.ndim(result) != 0:
+    if result is None or np.ndim(result) > 1:
         return None
-    shown = number(float(result))
+    if np.ndim(result) == 0:
+        shown, answer, ask = number(float(result)), float(result), "What number does it give?"
+    else:
+        values = np.asarray(result, dtype=float)
+        if values.size == 0:
+            return None
+        shown = "[" + ", ".join(number(float(v)) for v in values) + "]"
+        answer, ask = float(values[0]), "What is its first entry?"
     if not narration.endswith(" = " + shown):
         return None
-    return narration[: -len(shown)] + "?", float(result)
+    return Question(narration[: -len(shown)] + "?", answer, ask)
 
 
 def is_right(answer: float, result: float) -> bool:
@@ -89,9 +106,8 @@ class PredictNext:
             for k in range(current + 1, min(len(trace), current + 64)):
                 asked = question(trace[k])
                 if asked is not None:
-                    self.frame, (text, self.result) = k, asked
-                    self.prompt.value = (f"Step {k + 1} computes: <code>{html.escape(text)}</code> "
-                                         "What number does it give?")
+                    self.frame, self.result = k, asked.answer
+                    self.prompt.value = f"Step {k + 1} computes: <code>{html.escape(asked.text)}</code> {asked.ask}"
                     break
         if self.frame is None:
             self.prompt.value = "No number left to predict: go back a few steps, or change the settings."

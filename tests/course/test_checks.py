@@ -18,9 +18,19 @@ def hand_conv():
 
 
 def test_question_hides_the_result_of_the_worked_example():
-    text, answer = question(hand_conv()[1])
+    text, answer, ask = question(hand_conv()[1])
     assert text == "out[0,0,1] = 1.00×0.00 + 2.00×1.00 + 4.00×2.00 + 5.00×3.00 = ?"
     assert answer == 1 * 0 + 2 * 1 + 4 * 2 + 5 * 3 == 25
+
+
+def test_a_vector_result_asks_for_its_first_entry():
+    rnn = lv.RNN(1, 2, bias=False)
+    rnn.weight_ih_l0 = [[1.0], [-1.0]]
+    rnn.weight_hh_l0 = [[0.0, 0.0], [0.0, 0.0]]
+    h_frame = next(f for f in rnn.frames(np.array([[0.5]])) if f.stage == "h")
+    text, answer, ask = question(h_frame)
+    assert text.endswith("= tanh([0.50, -0.50]) = ?")
+    assert answer == pytest.approx(np.tanh(0.5)) and ask == "What is its first entry?"
 
 
 def test_frames_without_one_number_ask_nothing():
