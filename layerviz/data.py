@@ -15,6 +15,8 @@ from layerviz import _checks
 
 #: Largest upload accepted, in bytes.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+#: Largest picture accepted, in pixels (a 5000x5000 photo); decoding costs 3 bytes a pixel in the kernel.
+MAX_UPLOAD_PIXELS = 25_000_000
 
 
 @functools.lru_cache(maxsize=64)
@@ -96,8 +98,13 @@ def image_from_bytes(content: bytes, size: int = 12, channels: int = 1) -> np.nd
     channels = _checks.positive_int("channels", channels)
     try:
         with Image.open(io.BytesIO(bytes(content))) as image:
+            # a small file can hold a huge picture (a "decompression bomb"): check before decoding
+            width, height = image.size
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"image must have at most {MAX_UPLOAD_PIXELS // 10**6} million pixels, "
+                                 f"got {width}x{height}")
             rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise ValueError(f"image could not be read as a picture ({error})") from error
     return _channels_from_rgb(_resize_square(rgb, size), channels)
 

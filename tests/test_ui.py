@@ -115,3 +115,16 @@ def test_every_input_source_gives_the_asked_shape(source):
 def test_unknown_input_source_names_the_choices():
     with pytest.raises(ValueError, match="input must be one of digit, photo, random, upload, got 'webcam'"):
         lv.data.from_source("webcam", 6)
+
+
+def test_upload_too_large_or_a_pixel_bomb_is_refused_with_a_message():
+    too_big = b"\x89PNG" + bytes(lv.data.MAX_UPLOAD_BYTES)
+    with pytest.raises(ValueError, match=r"image must be at most 5 MB, got 5.0 MB"):
+        lv.data.image_from_bytes(too_big)
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (6000, 5000)).save(buffer, format="PNG")  # 30 million pixels in a few kB
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(ValueError, match="image must have at most 25 million pixels, got 6000x5000"):
+        lv.data.image_from_bytes(buffer.getvalue())
