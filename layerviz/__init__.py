@@ -7,11 +7,35 @@
 >>> trace.player()                  # animate it in the browser
 """
 
-from layerviz.layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, MaxPool2d
+from layerviz.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from layerviz.torch_interop import from_torch
 from layerviz.trace import Trace
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "MaxPool2d", "Trace", "from_torch"]
+__all__ = [
+    "GRU", "LSTM", "RNN", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dense", "Dropout",
+    "Flatten", "Identity", "Linear", "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Trace",
+    "from_torch",
+]
 __version__ = "0.1.0"
 
 

@@ -90,11 +90,11 @@ def test_from_torch_is_exported_at_top_level():
 @pytest.mark.parametrize(
     "module, name",
     [
-        (torch.nn.Tanh(), "Tanh"),
+        (torch.nn.GELU(), "GELU"),
         (torch.nn.Conv1d(1, 1, 3), "Conv1d"),
         (torch.nn.ConvTranspose2d(1, 1, 3), "ConvTranspose2d"),
-        (torch.nn.Linear(2, 3), "Linear"),
-        (torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)), "Sequential"),
+        (torch.nn.Bilinear(2, 2, 3), "Bilinear"),
+        (torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.LayerNorm(2)), "LayerNorm"),
         (object(), "object"),
         ("Conv2d", "str"),
         (None, "NoneType"),

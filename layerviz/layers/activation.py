@@ -1,0 +1,408 @@
+"""Activation functions: small layers without weights, applied element by element (softmax: row by row).
+
+For an input ``x`` of any shape ``(*)`` the output has the same shape::
+
+    Identity: out = x
+    ReLU:     out = max(0, x)
+    Sigmoid:  out = 1 / (1 + exp(-x))
+    Tanh:     out = tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))
+    Softmax:  out[..., i, ...] = exp(x_i - m) / sum_j exp(x_j - m)     along ``dim``, m = max_j x_j
+
+Subtracting the row maximum ``m`` changes nothing mathematically (it cancels) but keeps ``exp`` from
+overflowing: the largest exponent is ``exp(0) = 1``. That is the *stable* softmax torch computes.
+
+Frames: one per element, in row-major order (``out[0,2] = relu(-0.30) = max(0, -0.30) = 0.00``); for
+softmax one per row along ``dim`` (the exponentials, their sum and the quotients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerviz import _checks
+from layerviz._format import number as _number
+from layerviz._format import shorten as _shorten
+from layerviz._format import signed as _signed
+from layerviz.scene import Grid, Highlight, Scene
+from layerviz.trace import LazyCaptions, Trace
+
+#: numpy accepts at most 64 dimensions; activations take any of them.
+_ANY_NDIM = tuple(range(65))
+
+#: Terms listed in a softmax narration before "…".
+_KEEP = 4
+
+#: Highlight row in frames where a highlight is not in use: off every grid, so no view draws it.
+OFF_GRID = -(1 << 20)
+
+
+def check_x(x: ArrayLike) -> np.ndarray:
+    """``x`` as a finite float64 array of any shape (not empty)."""
+    array = _checks.finite_array("x", x, _ANY_NDIM, "(*)")
+    if array.size == 0:
+        raise ValueError(f"x must not be empty, got shape {array.shape}")
+    return array
+
+
+def index_name(prefix: str, index: tuple) -> str:
+    """``out[0,2]``; ``out`` for a scalar; ``:`` stands for a whole axis."""
+    return f"{prefix}[{','.join(str(i) for i in index)}]" if index else prefix
+
+
+# -- drawing any tensor as a Grid -----------------------------------------------------------------
+
+
+def grid_layout(shape: tuple[int, ...]) -> tuple[tuple[int, int, int], int]:
+    """How a tensor of ``shape`` is drawn: ``((S, H, W), slices per sample)``.
+
+    A vector ``(F,)`` is one column ``(1, F, 1)``; a batch of vectors ``(N, F)`` is ``N`` columns, one
+    page per sample; ``(C, H, W)`` is ``C`` slices; ``(N, C, H, W)`` is ``N*C`` slices, ``C`` per page.
+    """
+    if len(shape) == 0:
+        return (1, 1, 1), 1
+    if len(shape) == 1:
+        return (1, shape[0], 1), 1
+    if len(shape) == 2:
+        return (shape[0], shape[1], 1), 1
+    if len(shape) == 3:
+        return (shape[0], shape[1], shape[2]), shape[0]
+    lead = int(np.prod(shape[:-2], dtype=np.int64))
+    return (lead, shape[-2], shape[-1]), int(np.prod(shape[1:-2], dtype=np.int64))
+
+
+def samples(shape: tuple[int, ...]) -> int:
+    """Pages of :func:`grid_layout`: ``N`` for a batch (2 or >= 4 dimensions), else 1."""
+    return shape[0] if len(shape) == 2 or len(shape) >= 4 else 1
+
+
+def tensor_grid(name: str, title: str, array: np.ndarray, prefix: str, *, reveal: np.ndarray | None = None,
+                page: np.ndarray | None = None, op: str = "") -> Grid:
+    """``array`` drawn as in :func:`grid_layout`; ``reveal`` has ``array``'s shape; ``page`` one entry per frame."""
+    (s, h, w), page_size = grid_layout(array.shape)
+    if array.ndim <= 1:
+        labels = (prefix,)
+    elif array.ndim == 2:
+        labels = tuple(f"{prefix}[{n}]" for n in range(s))
+    else:
+        labels = tuple(index_name(prefix, index) for index in np.ndindex(*array.shape[:-2]))
+    return Grid(name, title, np.asarray(array, dtype=np.float64).reshape(s, h, w), labels,
+                reveal=None if reveal is None else np.asarray(reveal, dtype=np.int32).reshape(s, h, w),
+                page_size=page_size, page=page if samples(array.shape) > 1 else None, op=op)
+
+
+def grid_cells(shape: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
+    """``(len(flat), 3)`` int32 grid cells ``(slice, row, col)`` of flat (row-major) element indices."""
+    (_, h, w), _ = grid_layout(shape)
+    flat = np.asarray(flat, dtype=np.int64)
+    return np.stack([flat // (h * w), (flat // w) % h, flat % w], axis=1).astype(np.int32)
+
+
+def sample_of(shape: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
+    """The page (sample) of each flat element index, int32."""
+    per_sample = int(np.prod(shape, dtype=np.int64)) // samples(shape)
+    return (np.asarray(flat, dtype=np.int64) // per_sample).astype(np.int32)
+
+
+# -- the layers -----------------------------------------------------------------------------------
+
+
+class _Activation:
+    """An element-wise activation: ``forward``, ``frames`` and the narration of one element."""
+
+    #: the function's name in narrations (``relu``)
+    name = ""
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self, value: float, result: float) -> str:
+        """``relu(-0.30) = max(0, -0.30) = 0.00``."""
+        return f"{self.name}({_number(value)}) = {_number(result)}"
+
+    @classmethod
+    def _from_torch(cls, module) -> _Activation:
+        """The layer equal to its ``torch.nn`` twin (see :func:`layerviz.from_torch`)."""
+        return cls()
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """Apply the function to every element of ``x: (*)``; returns ``(*)``."""
+        return np.asarray(self._apply(check_x(x)), dtype=np.float64)
+
+    __call__ = forward
+
+    def frames(self, x: ArrayLike) -> ActivationTrace:
+        """One frame per element of ``x``, in row-major order."""
+        return ActivationTrace(self, x)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Identity(_Activation):
+    """``out = x``: no activation at all (``torch.nn.Identity``); a network of only linear layers stays linear."""
+
+    name = "identity"
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def explain(self, value: float, result: float) -> str:
+        return f"identity({_number(value)}) = {_number(result)}"
+
+
+class ReLU(_Activation):
+    """``out = max(0, x)`` (``torch.nn.ReLU``): negatives become 0, positives pass unchanged."""
+
+    name = "relu"
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0.0)
+
+    def explain(self, value: float, result: float) -> str:
+        return f"relu({_number(value)}) = max(0, {_number(value)}) = {_number(result)}"
+
+
+class Sigmoid(_Activation):
+    """``out = 1 / (1 + exp(-x))`` (``torch.nn.Sigmoid``): squashes any number into ``(0, 1)``."""
+
+    name = "sigmoid"
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        # exp(-log(1 + exp(-x))) never overflows, for large positive or negative x
+        return np.exp(-np.logaddexp(0.0, -x))
+
+    def explain(self, value: float, result: float) -> str:
+        return f"sigmoid({_number(value)}) = 1/(1 + e^{_signed(-value)}) = {_number(result)}"
+
+
+class Tanh(_Activation):
+    """``out = tanh(x)`` (``torch.nn.Tanh``): squashes any number into ``(-1, 1)``, 0 stays 0."""
+
+    name = "tanh"
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x)
+
+
+#: Element-wise activations by name, as :class:`~layerviz.Dense` accepts them.
+ACTIVATIONS = {"identity": Identity, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def activation_named(name: object) -> _Activation:
+    """The element-wise activation called ``name`` (``None`` means identity); ValueError naming the choices."""
+    key = "identity" if name is None else name
+    if not isinstance(key, str) or key not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {name!r}")
+    return ACTIVATIONS[key]()
+
+
+def _softmax_dim(dim: int | None, ndim: int) -> int:
+    """torch's rule for ``dim=None`` (legacy implicit dim): 0 for 0-, 1- and 3-D inputs, else 1."""
+    if dim is None:
+        return 0 if ndim in (0, 1, 3) else 1
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise ValueError(f"dim must be in [{-size}, {size - 1}] for x of {ndim} dimensions, got {dim}")
+    return dim % size
+
+
+class Softmax:
+    """``torch.nn.Softmax``: turns each row of numbers along ``dim`` into probabilities (positive, sum 1).
+
+    Parameters
+    ----------
+    dim : int or None, default -1
+        The axis whose entries are normalised together. ``None`` follows torch's legacy rule
+        (0 for inputs of 0, 1 or 3 dimensions, else 1).
+
+    Examples
+    --------
+    >>> Softmax()(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
+
+    name = "softmax"
+
+    def __init__(self, dim: int | None = -1) -> None:
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+            raise ValueError(f"dim must be an integer or None, got {dim!r}")
+        self.dim = None if dim is None else int(dim)
+
+    @classmethod
+    def _from_torch(cls, module) -> Softmax:
+        """The layer equal to a ``torch.nn.Softmax`` (see :func:`layerviz.from_torch`)."""
+        return cls(module.dim)
+
+    def axis(self, ndim: int) -> int:
+        """The non-negative axis normalised for an input of ``ndim`` dimensions."""
+        return _softmax_dim(self.dim, ndim)
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """Softmax of ``x: (*)`` along ``dim``; returns ``(*)``."""
+        x = check_x(x)
+        if x.ndim == 0:
+            _softmax_dim(self.dim, 0)
+            return np.ones(())
+        axis = self.axis(x.ndim)
+        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
+
+    __call__ = forward
+
+    def frames(self, x: ArrayLike) -> ActivationTrace:
+        """One frame per row along ``dim``."""
+        return ActivationTrace(self, x)
+
+    def __repr__(self) -> str:
+        return f"Softmax(dim={self.dim})"
+
+
+def activation_naive(layer: _Activation | Softmax, x: np.ndarray) -> np.ndarray:
+    """The definitions, one element at a time with :mod:`math`: the reference the tests hold the layers to."""
+    import math
+
+    x = np.asarray(x, dtype=np.float64)
+    if isinstance(layer, Softmax):
+        if x.ndim == 0:
+            return np.ones(())
+        moved = np.moveaxis(x, layer.axis(x.ndim), -1)
+        out = np.zeros(moved.shape)
+        for index in np.ndindex(*moved.shape[:-1]):
+            row = moved[index]
+            top = max(row)
+            exps = [math.exp(v - top) for v in row]
+            total = sum(exps)
+            out[index] = [e / total for e in exps]
+        return np.moveaxis(out, -1, layer.axis(x.ndim))
+    functions = {"identity": lambda v: v, "relu": lambda v: v if v > 0 else 0.0,
+                 "sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v)),
+                 "tanh": math.tanh}
+    f = functions[layer.name]
+    out = np.zeros(x.shape)
+    for index in np.ndindex(*x.shape):
+        out[index] = f(float(x[index]))
+    return out
+
+
+# -- the trace ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationFrame:
+    """One element (or, for softmax, one row) through the activation.
+
+    Attributes
+    ----------
+    index : int
+        Position in the trace.
+    where : tuple
+        Index of the element in ``x`` (for softmax, with ``slice(None)`` at ``dim``: a row).
+    x : ndarray
+        ``input[where]``: a 0-d array (one element) or ``(D,)`` (a softmax row).
+    exps : ndarray or None
+        Softmax only: ``exp(x - max(x))``, shape ``(D,)``.
+    result : ndarray
+        ``output[where]``.
+    narration : str
+    """
+
+    index: int
+    where: tuple
+    x: np.ndarray
+    exps: np.ndarray | None
+    result: np.ndarray
+    narration: str
+
+    def __repr__(self) -> str:
+        return f"ActivationFrame({self.index}: {self.narration})"
+
+
+class ActivationTrace(Trace):
+    """The frames of an activation on ``x``: one per element (row-major), or one per softmax row.
+
+    Attributes
+    ----------
+    input, output : ndarray, shape (*)
+        Read-only copies.
+    axis : int or None
+        Softmax: the axis normalised; None for element-wise functions.
+    """
+
+    def __init__(self, layer: _Activation | Softmax, x: ArrayLike) -> None:
+        self.layer = layer
+        self.input = check_x(x).copy()
+        self.output = np.array(layer.forward(self.input))
+        self.axis = None
+        if isinstance(layer, Softmax) and self.input.ndim:
+            self.axis = layer.axis(self.input.ndim)
+            moved = np.moveaxis(self.input, self.axis, -1)
+            self.rows_shape = moved.shape[:-1]
+            self._exps = np.exp(moved - moved.max(axis=-1, keepdims=True))
+            self.n_frames = int(np.prod(self.rows_shape, dtype=np.int64))
+        else:
+            self.n_frames = int(self.input.size)
+        for array in (self.input, self.output):
+            array.flags.writeable = False
+
+    def _where(self, k: int) -> tuple:
+        if self.axis is None:
+            return tuple(int(i) for i in np.unravel_index(k, self.input.shape)) if self.input.ndim else ()
+        row = [int(i) for i in np.unravel_index(k, self.rows_shape)] if self.rows_shape else []
+        row.insert(self.axis, slice(None))
+        return tuple(row)
+
+    def _frame(self, k: int) -> ActivationFrame:
+        where = self._where(k)
+        x, result = self.input[where], self.output[where]
+        if self.axis is None:
+            name = index_name("out", where)
+            narration = f"{name} = {self.layer.explain(float(x), float(result))}"
+            return ActivationFrame(k, where, x, None, result, narration)
+        exps = self._exps[tuple(i for i in where if not isinstance(i, slice))]
+        return ActivationFrame(k, where, x, exps, result, self._narrate(where, x, exps, result))
+
+    @staticmethod
+    def _narrate(where: tuple, x: np.ndarray, exps: np.ndarray, result: np.ndarray) -> str:
+        """``out[0,:] = softmax(x[0,:]): m = 1.00, e^(x−m) = 0.61, 1.00; sum = 1.61; out = 0.38, 0.62``."""
+        text = tuple(":" if isinstance(i, slice) else i for i in where)
+        top = float(x.max())
+        exp_terms = _shorten(range(len(x)), _KEEP, lambda j: _number(exps[j]))
+        outs = _shorten(range(len(x)), _KEEP, lambda j: _number(result[j]))
+        best = int(np.argmax(result))
+        largest = f"; largest: entry {best} = {_number(float(result[best]))}" if len(x) > _KEEP else ""
+        return (f"{index_name('out', text)} = softmax({index_name('x', text)}): max m = {_number(top)}, "
+                f"e^(x−m) = {', '.join(exp_terms)}; sum = {_number(float(exps.sum()))}; "
+                f"out = e^(x−m)/sum = {', '.join(outs)} (they add up to 1){largest}")
+
+    def element_frames(self) -> np.ndarray:
+        """The frame at which each element of the output is computed, shaped like ``x``."""
+        if self.axis is None:
+            return np.arange(self.input.size, dtype=np.int64).reshape(self.input.shape)
+        rows = np.arange(self.n_frames, dtype=np.int64).reshape(self.rows_shape)
+        return np.broadcast_to(np.expand_dims(rows, self.axis), self.input.shape)
+
+    def scene(self) -> Scene:
+        """Input → output, the output filling up element by element (row by row for softmax)."""
+        shape = self.input.shape
+        reveal = self.element_frames()
+        first_flat = np.zeros(self.n_frames, dtype=np.int64)
+        flat_order = np.argsort(reveal.ravel(), kind="stable")
+        counts = np.bincount(reveal.ravel(), minlength=self.n_frames)
+        first_flat[:] = flat_order[np.concatenate([[0], np.cumsum(counts)[:-1]])]
+        page = sample_of(shape, first_flat)
+        name = self.layer.name
+        inp = tensor_grid("input", "input x", self.input, "x", page=page)
+        out = tensor_grid("output", f"{name}(x)", self.output, "out", reveal=reveal, page=page, op="→")
+        stencil = np.zeros((1, 3), dtype=np.int32)
+        if self.axis is not None:
+            # the grid is a reshape and the softmax axis maps onto one grid axis, so every row has the
+            # offsets of row 0 (cells on another page, a softmax across samples, are not drawn)
+            cells = grid_cells(shape, np.flatnonzero(reveal.ravel() == 0))
+            stencil = cells - cells[0]
+        origin = grid_cells(shape, first_flat)
+        highlights = (Highlight("input", origin, stencil, "window"), Highlight("output", origin, stencil, "output"))
+        vmax = max(float(np.abs(self.input).max()), float(np.abs(self.output).max())) or 1.0
+        return Scene(repr(self.layer), self.n_frames, (inp, out), highlights, LazyCaptions(self), vmax)

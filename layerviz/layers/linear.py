@@ -1,0 +1,323 @@
+"""Linear (fully connected): every output neuron is a weighted sum of all the inputs, plus a bias.
+
+For input ``x: (..., in_features)``, weight ``W: (out_features, in_features)`` and bias ``b: (out_features,)``::
+
+    out[..., o] = sum_i W[o, i] * x[..., i] + b[o]          i.e.   out = x @ W.T + b
+
+Row ``o`` of ``W`` holds the weights of output neuron ``o``: one weight per input. The output has the
+input's leading dimensions and ``out_features`` last.
+
+Frames: one per output neuron (``out[0,2] = 0.50×1.00 + (-0.20)×0.30 + 0.10 (bias) = 0.54``); for a
+batch, all neurons of sample 0, then of sample 1, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerviz import _checks
+from layerviz._format import number as _number
+from layerviz._format import shorten as _shorten
+from layerviz._format import signed as _signed
+from layerviz.layers.activation import Identity, _Activation, index_name
+from layerviz.scene import Grid, Highlight, Network, Scene
+from layerviz.trace import LazyCaptions, Trace
+
+#: Products listed in a narration before the sum is abridged with "…".
+_KEEP_TERMS = 6
+
+#: The two pictures of a linear layer's frames.
+VIEWS = ("matrix", "neurons")
+
+
+def check_view(view: object) -> str:
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {list(VIEWS)}, got {view!r}")
+    return view
+
+
+class Linear:
+    """A fully connected layer with ``torch.nn.Linear``'s arguments and parameter shapes.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of each input vector (the last axis of ``x``).
+    out_features : int
+        Number of output neurons.
+    bias : bool, default True
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights, drawn like torch's: uniform on
+        ``[-1/sqrt(in_features), 1/sqrt(in_features)]`` for the weight and the bias.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (out_features, in_features)
+    bias : ndarray, shape (out_features,), or None
+
+    Examples
+    --------
+    >>> layer = Linear(3, 1)
+    >>> layer.weight = [[0.5, -1.0, 0.25]]
+    >>> layer.bias = [0.5]
+    >>> layer(np.array([1.0, 2.0, 3.0]))
+    array([-0.25])
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 rng: np.random.Generator | int | None = None) -> None:
+        self.in_features = _checks.positive_int("in_features", in_features)
+        self.out_features = _checks.positive_int("out_features", out_features)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+        rng = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(self.in_features)
+        self.weight = rng.uniform(-bound, bound, (self.out_features, self.in_features))
+        self.bias = rng.uniform(-bound, bound, self.out_features) if bias else None
+
+    @classmethod
+    def _from_torch(cls, module) -> Linear:
+        """The layer equal to a ``torch.nn.Linear``, with a copy of its weights (see :func:`layerviz.from_torch`)."""
+        layer = cls(module.in_features, module.out_features, bias=module.bias is not None)
+        layer.weight = _checks.torch_array(module.weight)
+        if module.bias is not None:
+            layer.bias = _checks.torch_array(module.bias)
+        return layer
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: ArrayLike) -> None:
+        self._weight = _checks.parameter("weight", value, (self.out_features, self.in_features))
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: ArrayLike | None) -> None:
+        self._bias = None if value is None else _checks.parameter("bias", value, (self.out_features,))
+
+    def _check_input(self, x: ArrayLike) -> np.ndarray:
+        """``x`` as a finite float64 array ``(..., in_features)``."""
+        x = _checks.finite_array("x", x, tuple(range(1, 65)), "(..., in_features)")
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have in_features={self.in_features} values on its last axis, "
+                             f"got {x.shape[-1]} (shape {x.shape})")
+        if x.size == 0:
+            raise ValueError(f"x must not be empty, got shape {x.shape}")
+        return x
+
+    def _affine(self, x: np.ndarray) -> np.ndarray:
+        out = x @ self.weight.T
+        return out + self.bias if self.bias is not None else out
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """``x @ weight.T + bias`` for ``x: (..., in_features)``; returns ``(..., out_features)``."""
+        return self._affine(self._check_input(x))
+
+    __call__ = forward
+
+    def frames(self, x: ArrayLike, *, view: str = "matrix") -> LinearTrace:
+        """One frame per output neuron (per sample of a batch); ``view`` picks the scene's picture."""
+        return LinearTrace(self, x, view=view)
+
+    def __repr__(self) -> str:
+        extra = ", bias=False" if self.bias is None else ""
+        return f"Linear({self.in_features}, {self.out_features}{extra})"
+
+
+def linear_naive(weight: np.ndarray, bias: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """The definition as plain loops: ``x: (N, in)``; returns ``(N, out)``."""
+    n_samples, n_in = x.shape
+    out = np.zeros((n_samples, weight.shape[0]))
+    for n in range(n_samples):
+        for o in range(weight.shape[0]):
+            total = 0.0 if bias is None else float(bias[o])
+            for i in range(n_in):
+                total += weight[o, i] * x[n, i]
+            out[n, o] = total
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class LinearFrame:
+    """One output neuron of one sample and the arithmetic that gives its value.
+
+    Attributes
+    ----------
+    index : int
+        Position in the trace.
+    cell : tuple of int
+        The output element: ``(*sample, o)`` (``(o,)`` for a single vector).
+    neuron : int
+        ``o``, the output neuron (row of ``weight``).
+    x : ndarray, shape (in_features,)
+        The input vector of the sample.
+    weights : ndarray, shape (in_features,)
+        ``weight[o]``.
+    products : ndarray, shape (in_features,)
+        ``weights * x``.
+    bias : float
+        ``bias[o]``, or 0.0 without bias.
+    z : float
+        ``products.sum() + bias``: the neuron's value before any activation.
+    result : float
+        The value written: ``z`` for Linear, ``activation(z)`` for Dense.
+    narration : str
+    """
+
+    index: int
+    cell: tuple[int, ...]
+    neuron: int
+    x: np.ndarray
+    weights: np.ndarray
+    products: np.ndarray
+    bias: float
+    z: float
+    result: float
+    narration: str
+
+    def __repr__(self) -> str:
+        return f"LinearFrame({self.index}: {self.narration})"
+
+
+class LinearTrace(Trace):
+    """The frames of a linear (or dense) layer on ``x``: one per output neuron, sample after sample.
+
+    Everything is computed once, vectorized; ``trace[k]`` reads row ``o`` of the weights and sample
+    ``n`` of the input, so any frame costs ``O(in_features)``, whatever ``k``.
+
+    Attributes
+    ----------
+    input : ndarray, shape (..., in_features)
+    inputs2 : ndarray, shape (N, in_features)
+        The input with its leading axes flattened (N = 1 for a single vector).
+    z : ndarray, shape (N, out_features)
+        ``x @ W.T + b``.
+    output : ndarray, shape (..., out_features)
+        ``z`` (Linear) or ``activation(z)`` (Dense).
+    weight, bias : ndarray
+        Copies of the layer's parameters when the trace was built.
+    view : {'matrix', 'neurons'}
+        The picture :meth:`scene` draws by default.
+    """
+
+    activation: _Activation | None = None
+
+    def __init__(self, layer, x: ArrayLike, *, view: str = "matrix", activation: _Activation | None = None) -> None:
+        self.view = check_view(view)
+        self.layer = layer
+        linear = getattr(layer, "linear", layer)
+        self.activation = activation
+        self.input = linear._check_input(x).copy()
+        self.weight = linear.weight.copy()
+        self.bias = None if linear.bias is None else linear.bias.copy()
+        self.lead_shape = self.input.shape[:-1]
+        self.inputs2 = self.input.reshape(-1, self.input.shape[-1])
+        self.z = linear._affine(self.inputs2)
+        activated = self.z if activation is None else activation.forward(self.z)
+        self.outputs2 = activated
+        self.output = activated.reshape(*self.lead_shape, linear.out_features)
+        self.n_samples = self.inputs2.shape[0]
+        self.out_features = linear.out_features
+        self.n_frames = self.n_samples * self.out_features
+        for array in (self.input, self.inputs2, self.z, self.outputs2, self.output, self.weight, self.bias):
+            if array is not None:
+                array.flags.writeable = False
+
+    def _frame(self, k: int) -> LinearFrame:
+        n, o = divmod(k, self.out_features)
+        sample = tuple(int(i) for i in np.unravel_index(n, self.lead_shape)) if self.lead_shape else ()
+        cell = (*sample, o)
+        x, weights = self.inputs2[n], self.weight[o]
+        products = weights * x
+        bias = 0.0 if self.bias is None else float(self.bias[o])
+        z, result = float(self.z[n, o]), float(self.outputs2[n, o])
+        return LinearFrame(k, cell, o, x, weights, products, bias, z, result, self._narrate(cell, x, weights, bias, z, result))
+
+    def _narrate(self, cell, x, weights, bias, z, result) -> str:
+        terms = _shorten(range(len(x)), _KEEP_TERMS, lambda i: f"{_signed(weights[i])}×{_signed(x[i])}")
+        if len(x) > _KEEP_TERMS:
+            terms[terms.index("…")] = f"… ({len(x)} products)"
+        if self.bias is not None:
+            terms.append(f"{_signed(bias)} (bias)")
+        name = index_name("z" if self.activation is not None else "out", cell)
+        text = f"{name} = {' + '.join(terms)} = {_number(z)}"
+        if self.activation is None:
+            return text
+        return f"{text}; {index_name('a', cell)} = {self.activation.explain(z, result)}"
+
+    def element_frames(self) -> np.ndarray:
+        """The frame at which each output element is computed, shaped like the output."""
+        return np.arange(self.n_frames, dtype=np.int64).reshape(self.output.shape)
+
+    # -- the pictures -------------------------------------------------------------------------------
+
+    def scene(self, view: str | None = None) -> Scene:
+        """The frames drawn as ``view`` (default :attr:`view`): ``'matrix'`` (W · x + b = out, the row of the
+        current neuron lit) or ``'neurons'`` (input neurons wired to output neurons, the current one lit)."""
+        view = check_view(self.view if view is None else view)
+        return self._matrix_scene() if view == "matrix" else self._neuron_scene()
+
+    def _sample_of_frame(self) -> np.ndarray:
+        return (np.arange(self.n_frames, dtype=np.int64) // self.out_features).astype(np.int32)
+
+    def _matrix_scene(self) -> Scene:
+        out_f, in_f = self.weight.shape
+        n = self.n_samples
+        sample = self._sample_of_frame()
+        neuron = (np.arange(self.n_frames) % out_f).astype(np.int32)
+        page = sample if n > 1 else None
+        labels = tuple(f"sample {i}" for i in range(n)) if n > 1 else ("",)
+        reveal = np.arange(self.n_frames, dtype=np.int32).reshape(n, out_f, 1)
+        panels = [
+            Grid("weight", "weight W", self.weight[None], (f"{out_f}×{in_f}",)),
+            Grid("input", "input x", self.inputs2[:, :, None], labels, page_size=1, page=page, op="·"),
+        ]
+        zero = np.zeros(self.n_frames, dtype=np.int32)
+        row = np.zeros((in_f, 3), dtype=np.int32)
+        row[:, 1] = np.arange(in_f)
+        highlights = [
+            Highlight("weight", np.stack([zero, neuron, zero], axis=1), row[:, [0, 2, 1]], "kernel"),
+            Highlight("input", np.stack([sample, zero, zero], axis=1), row, "window"),
+        ]
+        if self.bias is not None:
+            panels.append(Grid("bias", "bias b", self.bias[None, :, None], ("",), op="+"))
+            highlights.append(Highlight("bias", np.stack([zero, neuron, zero], axis=1), np.zeros((1, 3), np.int32), "kernel"))
+        one = np.zeros((1, 3), dtype=np.int32)
+        cell = np.stack([sample, neuron, zero], axis=1)
+        if self.activation is None:
+            panels.append(Grid("output", "output", self.outputs2[:, :, None], labels, reveal=reveal, page_size=1,
+                               page=page, op="="))
+            highlights.append(Highlight("output", cell, one, "output"))
+        else:
+            panels.append(Grid("z", "z", self.z[:, :, None], labels, reveal=reveal, page_size=1, page=page, op="="))
+            panels.append(Grid("output", f"a = {self.activation.name}(z)", self.outputs2[:, :, None], labels,
+                               reveal=reveal, page_size=1, page=page, op="→"))
+            highlights += [Highlight("z", cell, one, "stat"), Highlight("output", cell, one, "output")]
+        arrays = [self.inputs2, self.weight, self.z, self.outputs2] + ([] if self.bias is None else [self.bias])
+        vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
+        return Scene(repr(self.layer), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
+
+    def _neuron_scene(self) -> Scene:
+        out_f, in_f = self.weight.shape
+        n = self.n_samples
+        values = np.concatenate([self.inputs2, self.outputs2], axis=1)
+        reveal = np.zeros(values.shape, dtype=np.int32)
+        reveal[:, in_f:] = np.arange(self.n_frames, dtype=np.int32).reshape(n, out_f)
+        active = (in_f + np.arange(self.n_frames) % out_f).astype(np.int32)
+        out_label = "output neurons" if self.activation is None else f"output neurons, {self.activation.name}"
+        network = Network(
+            "network", repr(self.layer), (in_f, out_f), values, (self.weight,),
+            (f"input ({in_f})", f"{out_label} ({out_f})"),
+            reveal=reveal, page=self._sample_of_frame() if n > 1 else None, active=active,
+            note="lines: weights (colour: sign, width: size); circled: the neuron computed",
+        )
+        vmax = max(float(np.abs(values).max()), float(np.abs(self.weight).max())) or 1.0
+        return Scene(repr(self.layer), self.n_frames, (), (), LazyCaptions(self), vmax, networks=(network,))

@@ -1,0 +1,522 @@
+"""Sequential: layers applied one after the other, and Flatten, which turns feature maps into a vector.
+
+``Sequential(l1, l2, ..., lL)(x) = lL(... l2(l1(x)))``: the output of each layer is the input of the next.
+
+``Flatten(start_dim=1, end_dim=-1)`` joins the axes ``start_dim..end_dim`` into one, in row-major order,
+as ``torch.nn.Flatten``: ``(N, C, H, W) -> (N, C*H*W)``. It moves no number, only the shape changes.
+
+Anatomy of a network (the words of the course): the **input layer** is the data itself, one neuron per
+feature; a **hidden layer** computes new features from the previous layer; the **output layer** gives
+the prediction. Only layers with weights are counted (``Linear``, ``Dense``, ``Conv2d``): an
+activation, a pooling, a flatten, a dropout or a batch norm is a step inside the weighted layer before
+it, not a layer of its own. So ``Linear -> ReLU -> Linear -> ReLU -> Linear -> Softmax`` has 2 hidden
+layers and 1 output layer: **number of layers = hidden layers + output layer = 2 + 1 = 3**
+(the input layer holds no weights and is not counted).
+
+Frames: the frames of layer 1, then those of layer 2, and so on, each wrapped with the layer it belongs
+to (``layer 2/4 Linear(4, 3): out[0,1] = …``). ``trace[k]`` finds the layer by bisection over the
+cumulative frame counts and asks that layer's trace (computed once) for its frame: O(log L).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from layerviz._format import number as _number
+from layerviz.layers.activation import (
+    OFF_GRID,
+    ActivationTrace,
+    Softmax,
+    _Activation,
+    check_x,
+    grid_cells,
+    sample_of,
+    tensor_grid,
+)
+from layerviz.layers.conv import Conv2d
+from layerviz.layers.dense import Dense
+from layerviz.layers.linear import Linear, LinearTrace
+from layerviz.scene import Grid, Highlight, Network, Scene
+from layerviz.trace import LazyCaptions, Trace
+
+#: Layers that hold weights: the ones counted as layers of a network (see the module docstring).
+WEIGHTED = (Linear, Dense, Conv2d)
+
+#: The pictures of a sequential trace.
+SEQUENTIAL_VIEWS = ("flow", "neurons")
+
+
+def _dim(name: str, value: object, ndim: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{name} must be in [{-ndim}, {ndim - 1}] for x of {ndim} dimensions, got {value}")
+    return int(value) % ndim
+
+
+class Flatten:
+    """``torch.nn.Flatten``: join the axes ``start_dim`` to ``end_dim`` (included) into one.
+
+    Parameters
+    ----------
+    start_dim : int, default 1
+        The first axis joined; 1 keeps the batch axis 0 of ``(N, C, H, W)``.
+    end_dim : int, default -1
+
+    Examples
+    --------
+    >>> Flatten()(np.zeros((2, 3, 4, 5))).shape
+    (2, 60)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    @classmethod
+    def _from_torch(cls, module) -> Flatten:
+        """The layer equal to a ``torch.nn.Flatten`` (see :func:`layerviz.from_torch`)."""
+        return cls(module.start_dim, module.end_dim)
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of ``flatten(x)`` for ``x`` of ``shape``; ValueError if the axes do not fit."""
+        ndim = max(len(shape), 1)
+        start, end = _dim("start_dim", self.start_dim, ndim), _dim("end_dim", self.end_dim, ndim)
+        if start > end:
+            raise ValueError(f"start_dim must not come after end_dim, got start_dim={self.start_dim}, "
+                             f"end_dim={self.end_dim} for x of {ndim} dimensions")
+        shape = tuple(shape) or (1,)
+        return shape[:start] + (int(np.prod(shape[start : end + 1], dtype=np.int64)),) + shape[end + 1 :]
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """``x`` reshaped to :meth:`output_shape` (row-major order, a copy)."""
+        x = check_x(x)
+        return x.reshape(self.output_shape(x.shape)).copy()
+
+    __call__ = forward
+
+    def frames(self, x: ArrayLike) -> FlattenTrace:
+        """One frame: the whole reshape."""
+        return FlattenTrace(self, x)
+
+    def __repr__(self) -> str:
+        return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
+
+
+@dataclass(frozen=True, eq=False)
+class FlattenFrame:
+    """The reshape: ``input_shape -> output_shape``, with the narration."""
+
+    index: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    narration: str
+
+
+class FlattenTrace(Trace):
+    """One frame: the input's numbers read row by row into the flattened output."""
+
+    n_frames = 1
+
+    def __init__(self, layer: Flatten, x: ArrayLike) -> None:
+        self.layer = layer
+        self.input = check_x(x).copy()
+        self.output = layer.forward(self.input)
+        self.input.flags.writeable = False
+        self.output.flags.writeable = False
+
+    def _frame(self, k: int) -> FlattenFrame:
+        layer, shape = self.layer, self.input.shape
+        ndim = max(len(shape), 1)
+        start, end = layer.start_dim % ndim, layer.end_dim % ndim
+        joined = " × ".join(str(d) for d in shape[start : end + 1]) or "1"
+        narration = (f"flatten axes {start}…{end}: {shape} → {self.output.shape} ({joined} = "
+                     f"{int(np.prod(shape[start:end + 1], dtype=np.int64))} values, read row by row; no number changes)")
+        return FlattenFrame(k, shape, self.output.shape, narration)
+
+    def element_frames(self) -> np.ndarray:
+        return np.zeros(self.output.shape, dtype=np.int64)
+
+    def scene(self) -> Scene:
+        """The input and the same numbers in the flattened shape."""
+        inp = tensor_grid("input", "input", self.input, "x")
+        out = tensor_grid("output", "flattened", self.output, "out", op="→")
+        vmax = float(np.abs(self.input).max()) or 1.0
+        return Scene(repr(self.layer), 1, (inp, out), (), LazyCaptions(self), vmax)
+
+
+# -- Sequential -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerRole:
+    """A layer of a network in the anatomy: its weighted layer and the steps that follow it.
+
+    Attributes
+    ----------
+    indices : tuple of int
+        Positions in the Sequential of the weighted layer and of the unweighted layers after it.
+    description : str
+        ``"Linear(2, 8) + ReLU()"``.
+    neurons : int
+        Output neurons (Linear, Dense) or feature maps (Conv2d).
+    unit : str
+        ``"neurons"`` or ``"feature maps"``.
+    """
+
+    indices: tuple[int, ...]
+    description: str
+    neurons: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """The input layer, hidden layers and output layer of a :class:`Sequential`.
+
+    Attributes
+    ----------
+    input_size : int
+        Features of one input (Linear, Dense) or its channels (Conv2d).
+    input_unit : str
+    preprocessing : tuple of str
+        Unweighted layers before the first weighted one (e.g. a Flatten).
+    hidden : tuple of LayerRole
+    output : LayerRole
+    n_layers : int
+        ``len(hidden) + 1``.
+    """
+
+    input_size: int
+    input_unit: str
+    preprocessing: tuple[str, ...]
+    hidden: tuple[LayerRole, ...]
+    output: LayerRole
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    @property
+    def statement(self) -> str:
+        """``number of layers = hidden layers + output layer = 2 + 1 = 3``."""
+        return f"number of layers = hidden layers + output layer = {len(self.hidden)} + 1 = {self.n_layers}"
+
+    def lines(self) -> list[str]:
+        pre = f" → {' → '.join(self.preprocessing)}" if self.preprocessing else ""
+        rows = [f"input layer: {_count(self.input_size, self.input_unit)}{pre}"]
+        rows += [f"hidden layer {i + 1}: {role.description} ({_count(role.neurons, role.unit)})"
+                 for i, role in enumerate(self.hidden)]
+        rows.append(f"output layer: {self.output.description} ({_count(self.output.neurons, self.output.unit)})")
+        return rows + [self.statement]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<br>".join(html.escape(line) for line in self.lines())
+
+
+def _count(n: int, unit: str) -> str:
+    """``1 neuron``, ``8 neurons``, ``1 feature map``."""
+    return f"{n} {unit[:-1] if n == 1 else unit}"
+
+
+def _neurons(layer) -> tuple[int, int, str, str]:
+    """``(inputs, outputs, input unit, output unit)`` of a weighted layer."""
+    if isinstance(layer, Conv2d):
+        return layer.in_channels, layer.out_channels, "channels", "feature maps"
+    return layer.in_features, layer.out_features, "features", "neurons"
+
+
+class Sequential:
+    """Layers applied in order, ``torch.nn.Sequential``'s container.
+
+    Parameters
+    ----------
+    *layers
+        layerviz layers: anything callable with a ``frames(x)`` method (Linear, Dense, activations,
+        Flatten, Conv2d, the poolings, Dropout, BatchNorm, another Sequential).
+
+    Examples
+    --------
+    >>> model = Sequential(Linear(2, 3, rng=0), ReLU(), Linear(3, 1, rng=1))
+    >>> model(np.zeros(2)).shape
+    (1,)
+    >>> print(model.anatomy())
+    input layer: 2 features
+    hidden layer 1: Linear(2, 3) + ReLU() (3 neurons)
+    output layer: Linear(3, 1) (1 neuron)
+    number of layers = hidden layers + output layer = 1 + 1 = 2
+    """
+
+    def __init__(self, *layers) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        if not layers:
+            raise ValueError("layers must not be empty: Sequential needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not (callable(layer) and callable(getattr(layer, "frames", None))):
+                raise ValueError(f"layer {i} must be a layerviz layer (callable, with frames()), got {layer!r}")
+        self.layers = tuple(layers)
+
+    @classmethod
+    def _from_torch(cls, module) -> Sequential:
+        """The layers of a ``torch.nn.Sequential``, each converted with :func:`layerviz.from_torch`."""
+        from layerviz.torch_interop import from_torch
+
+        layers = []
+        for i, child in enumerate(module.children()):
+            try:
+                layers.append(from_torch(child))
+            except ValueError as error:
+                raise ValueError(f"layer {i} of the Sequential cannot be converted: {error}") from error
+        return cls(*layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int):
+        return self.layers[i]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """Each layer applied to the output of the one before."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    __call__ = forward
+
+    def frames(self, x: ArrayLike, *, view: str = "flow") -> SequentialTrace:
+        """The frames of every layer in order; ``view`` is the scene's default picture."""
+        return SequentialTrace(self, x, view=view)
+
+    def anatomy(self) -> Anatomy:
+        """Input layer, hidden layers, output layer and their count (see the module docstring for the rule).
+
+        Raises ValueError when no layer holds weights.
+        """
+        weighted = [i for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED)]
+        if not weighted:
+            raise ValueError("anatomy needs at least one layer with weights (Linear, Dense or Conv2d), got "
+                             + ", ".join(repr(layer) for layer in self.layers))
+        n_in, _, in_unit, _ = _neurons(self.layers[weighted[0]])
+        roles = []
+        for j, start in enumerate(weighted):
+            stop = weighted[j + 1] if j + 1 < len(weighted) else len(self.layers)
+            _, n_out, _, unit = _neurons(self.layers[start])
+            roles.append(LayerRole(tuple(range(start, stop)), " + ".join(repr(self.layers[i]) for i in range(start, stop)),
+                                   n_out, unit))
+        pre = tuple(repr(layer) for layer in self.layers[: weighted[0]])
+        return Anatomy(n_in, in_unit, pre, tuple(roles[:-1]), roles[-1])
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+    def short_repr(self) -> str:
+        return " → ".join(type(layer).__name__ for layer in self.layers)
+
+
+@dataclass(frozen=True, eq=False)
+class SequentialFrame:
+    """A frame of one layer of a :class:`Sequential`.
+
+    Attributes
+    ----------
+    index : int
+        Position in the whole trace.
+    layer_index : int
+        Which layer (0-based) the frame belongs to.
+    layer : object
+        That layer.
+    inner : object
+        The layer's own frame (``inner.index`` is its position in the layer's trace).
+    narration : str
+        ``layer 2/4 Linear(4, 3): `` followed by the inner frame's narration.
+    """
+
+    index: int
+    layer_index: int
+    layer: object
+    inner: object
+    narration: str
+
+    @property
+    def result(self):
+        """The inner frame's result (None if it has none)."""
+        return getattr(self.inner, "result", None)
+
+    def __repr__(self) -> str:
+        return f"SequentialFrame({self.index}: {self.narration})"
+
+
+def _extend(page: np.ndarray | None, start: int, total: int) -> np.ndarray | None:
+    """A layer's per-frame array placed at ``start`` of ``total`` frames, held at its ends outside."""
+    if page is None:
+        return None
+    out = np.empty(total, dtype=np.int32)
+    out[:start] = page[0]
+    out[start : start + len(page)] = page
+    out[start + len(page) :] = page[-1]
+    return out
+
+
+class SequentialTrace(Trace):
+    """The frames of every layer of a :class:`Sequential`, one layer after the other.
+
+    Attributes
+    ----------
+    traces : tuple of Trace
+        Each layer's trace, on the output of the layer before (built once, in the constructor).
+    offsets : tuple of int
+        Index of each layer's first frame, and the total.
+    input, output : ndarray
+    view : {'flow', 'neurons'}
+        The picture :meth:`scene` draws by default.
+    """
+
+    def __init__(self, model: Sequential, x: ArrayLike, *, view: str = "flow") -> None:
+        if view not in SEQUENTIAL_VIEWS:
+            raise ValueError(f"view must be one of {list(SEQUENTIAL_VIEWS)}, got {view!r}")
+        self.view = view
+        self.layer = model
+        self.input = check_x(x).copy()
+        self.input.flags.writeable = False
+        traces = []
+        current = self.input
+        for i, layer in enumerate(model.layers):
+            try:
+                trace = layer.frames(current)
+            except ValueError as error:
+                raise ValueError(f"layer {i + 1}/{len(model.layers)} {layer!r}: {error}") from error
+            traces.append(trace)
+            current = trace.output
+        self.traces = tuple(traces)
+        self.output = current
+        self.offsets = tuple(int(v) for v in np.concatenate([[0], np.cumsum([len(t) for t in traces])]))
+        self.n_frames = self.offsets[-1]
+
+    def layer_of(self, k: int) -> int:
+        """The layer (0-based) frame ``k`` (non-negative) belongs to."""
+        return bisect.bisect_right(self.offsets, k) - 1
+
+    def _frame(self, k: int) -> SequentialFrame:
+        i = self.layer_of(k)
+        inner = self.traces[i][k - self.offsets[i]]
+        layer = self.layer.layers[i]
+        text = f"layer {i + 1}/{len(self.traces)} {layer!r}: {inner.narration}"
+        return SequentialFrame(k, i, layer, inner, text)
+
+    def __repr__(self) -> str:
+        return (f"<SequentialTrace of {self.layer.short_repr()}: {self.n_frames} frames, "
+                f"input {self.input.shape} -> output {np.shape(self.output)}>")
+
+    # -- pictures -------------------------------------------------------------------------------
+
+    def scene(self, view: str | None = None) -> Scene:
+        """``'flow'``: the input and every layer's output, filling up as the layers compute them;
+        ``'neurons'``: the network as neurons and weights (vector layers only)."""
+        view = self.view if view is None else view
+        if view not in SEQUENTIAL_VIEWS:
+            raise ValueError(f"view must be one of {list(SEQUENTIAL_VIEWS)}, got {view!r}")
+        return self._flow_scene() if view == "flow" else self._neuron_scene()
+
+    def _flow_scene(self) -> Scene:
+        total = self.n_frames
+        panels: list[Grid] = []
+        highlights: list[Highlight] = []
+        for i, trace in enumerate(self.traces):
+            sub = trace.scene()
+            start, length = self.offsets[i], len(trace)
+            names = [g.name for g in sub.panels]
+            chosen = []
+            if i == 0:
+                chosen.append(("input", "input"))
+            chosen.append(("output", f"layer{i}"))
+            for sub_name, name in chosen:
+                if sub_name in names:
+                    grid = sub.panel(sub_name)
+                else:  # a layer whose scene names its panels otherwise: draw its tensor ourselves
+                    array = trace.input if sub_name == "input" else trace.output
+                    grid = tensor_grid(sub_name, sub_name, array, "x" if sub_name == "input" else "out")
+                reveal = None
+                if sub_name == "output":
+                    reveal = (np.full(grid.values.shape, start, dtype=np.int32) if grid.reveal is None
+                              else grid.reveal.astype(np.int32) + start)
+                finite = np.abs(grid.values[np.isfinite(grid.values)])
+                scale = float(finite.max(initial=0.0)) or 1.0
+                title = "input" if sub_name == "input" else type(self.layer.layers[i]).__name__
+                panels.append(Grid(name, f"{title} ±{scale:.2g}", grid.values, grid.labels, padding=grid.padding,
+                                   reveal=reveal, page_size=grid.page_size, page=_extend(grid.page, start, total),
+                                   op="" if sub_name == "input" else "→", vmax=scale))
+                for h in sub.highlights:
+                    if h.panel != sub_name:
+                        continue
+                    origin = np.zeros((total, 3), dtype=np.int32)
+                    origin[:, 1] = OFF_GRID
+                    origin[start : start + length] = h.origin
+                    highlights.append(Highlight(name, origin, h.stencil, h.role))
+        # each panel has its own colour scale (in its title): an input in [0, 1] next to scores of 20 would
+        # otherwise be invisible; the legend shows the input's
+        return Scene(f"Sequential: {self.layer.short_repr()}", total, tuple(panels), tuple(highlights),
+                     LazyCaptions(self), float(np.abs(self.input).max()) or 1.0)
+
+    def _neuron_scene(self) -> Scene:
+        model = self.layer
+        vector_layers = (Linear, Dense, _Activation, Softmax)
+        if self.input.ndim > 2 or not all(isinstance(layer, vector_layers) for layer in model.layers):
+            raise ValueError("the neurons view needs vectors through Linear, Dense and activation layers only; "
+                             f"got {model.short_repr()} on input of shape {self.input.shape} (use view='flow')")
+        if not isinstance(model.layers[0], (Linear, Dense)):
+            raise ValueError(f"the neurons view needs a Linear or Dense first layer, got {model.layers[0]!r}")
+        anatomy = model.anatomy()
+        roles = (*anatomy.hidden, anatomy.output)
+        x2 = self.input.reshape(-1, self.input.shape[-1])
+        n_samples = x2.shape[0]
+        sizes = (x2.shape[1], *(role.neurons for role in roles))
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        total = self.n_frames
+        values = np.zeros((n_samples, offsets[-1]))
+        values[:, : sizes[0]] = x2
+        reveal = np.zeros(values.shape, dtype=np.int32)
+        page = np.zeros(total, dtype=np.int32)
+        active = np.full(total, -1, dtype=np.int32)
+        weights = []
+        for c, role in enumerate(roles, start=1):
+            weights.append(model.layers[role.indices[0]].weight)
+            last = role.indices[-1]
+            out = self.traces[last].output.reshape(n_samples, -1)
+            values[:, offsets[c] : offsets[c + 1]] = out
+            reveal[:, offsets[c] : offsets[c + 1]] = (self.traces[last].element_frames().reshape(n_samples, -1)
+                                                      + self.offsets[last])
+            for i in role.indices:
+                trace, start = self.traces[i], self.offsets[i]
+                frames = trace.element_frames().ravel()
+                order = np.argsort(frames, kind="stable")
+                counts = np.bincount(frames, minlength=len(trace))
+                first = order[np.concatenate([[0], np.cumsum(counts)[:-1]])]
+                width = sizes[c]
+                page[start : start + len(trace)] = first // width
+                whole_row = counts.max(initial=1) > 1
+                if not whole_row:
+                    active[start : start + len(trace)] = offsets[c] + first % width
+        labels = [f"input layer ({sizes[0]})"]
+        labels += [f"hidden layer {j + 1} ({r.neurons})" for j, r in enumerate(anatomy.hidden)]
+        labels.append(f"output layer ({anatomy.output.neurons})")
+        network = Network("network", "input layer → hidden layers → output layer", sizes, values, tuple(weights),
+                          tuple(labels), reveal=reveal, page=page if n_samples > 1 else None, active=active,
+                          note=anatomy.statement)
+        vmax = max(float(np.abs(values).max()), max(float(np.abs(w).max()) for w in weights)) or 1.0
+        return Scene(f"Sequential: {model.short_repr()}", total, (), (), LazyCaptions(self), vmax, networks=(network,))
