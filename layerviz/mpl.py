@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib import animation, colormaps, rc_context
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -34,7 +34,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
-from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, Grid, Scene
+from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, Grid, Network, Scene
 
 __all__ = ["SceneFigure", "animate", "draw_frame", "save"]
 
@@ -84,6 +84,7 @@ class _PanelView:
     shown: list[tuple[int, int] | None] = field(default_factory=list)
     fmt: Callable[[float], str] = str
     number_size: float = 0.0
+    norm: Normalize | None = None
 
 
 class _Placer:
@@ -135,6 +136,8 @@ def _stack_height(grid: Grid, cell: float) -> float:
 
 def _cell_sizes(scene: Scene) -> list[float]:
     """Cell size in inches of each panel: big cells, to scale within limits."""
+    if not scene.panels:
+        return []
     cells = [min(_CELL_MAX, _PANEL_MAX / max(g.values.shape[1:])) for g in scene.panels]
     tallest = max(_stack_height(g, c) for g, c in zip(scene.panels, cells))
     if tallest > _STACK_MAX:
@@ -248,7 +251,8 @@ class SceneFigure:
         self._cmap: Colormap = colormaps[CMAP_NAME].with_extremes(bad="white")
         vmax = float(scene.vmax) if scene.vmax and np.isfinite(scene.vmax) else 1.0
         self._norm = Normalize(-vmax, vmax)
-        self._views = [_PanelView(grid, cell) for grid, cell in zip(scene.panels, _cell_sizes(scene))]
+        self._views = [_PanelView(grid, cell, norm=self._norm if not grid.vmax else Normalize(-grid.vmax, grid.vmax))
+                       for grid, cell in zip(scene.panels, _cell_sizes(scene))]
         width, height = self._layout_size(numbers)
         if fig is None:
             fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
@@ -276,6 +280,8 @@ class SceneFigure:
     def artists(self) -> list:
         """Every artist :meth:`update` may change."""
         changing: list = [self.caption, self._counter]
+        for net in getattr(self, "_networks", []):
+            changing += net.artists
         for view in self._views:
             changing += view.images + view.labels + view.padding
             changing += [t for texts in view.numbers if texts is not None for t in texts.ravel()]
@@ -299,16 +305,22 @@ class SceneFigure:
                          max((_text_width(label, 8.5) for label in grid.labels), default=0))
             self._columns.append(column)
         self._stacks = [_stack_height(v.grid, v.cell) for v in self._views]
-        self._cbar_h = min(max(max(self._stacks), _CBAR_MIN_H), _CBAR_MAX_H)
-        self._area_h = max(max(self._stacks), self._cbar_h) + _PANEL_TITLE_H
-        left_op = _OP_GAP if self._views[0].grid.op else 0.0
-        content = left_op + sum(self._columns) + _OP_GAP * (len(self._columns) - 1)
+        self._net_boxes = [_network_size(net) for net in self.scene.networks]
+        self._nets_h = sum(h + _NET_GAP for _, h in self._net_boxes)
+        tallest = max(self._stacks, default=0.0)
+        self._cbar_h = min(max(tallest, _CBAR_MIN_H), _CBAR_MAX_H)
+        self._area_h = max(tallest, self._cbar_h) + _PANEL_TITLE_H if self._views else 0.0
+        left_op = _OP_GAP if self._views and self._views[0].grid.op else 0.0
+        content = left_op + sum(self._columns) + _OP_GAP * max(len(self._columns) - 1, 0)
+        content = max([content] + [w for w, _ in self._net_boxes])
         right = _CBAR_GAP + _CBAR_W + _CBAR_TICKS
         title = _text_width(self.scene.title, 13) * 1.1 + 2 * 1.2
         width = max(2 * _MARGIN + content + right, _MIN_WIDTH, title)
-        self._content_x = (width - content - right) / 2 + left_op
+        panels_w = left_op + sum(self._columns) + _OP_GAP * max(len(self._columns) - 1, 0)
+        self._content_x = (width - panels_w - right) / 2 + left_op
+        self._nets_x = (width - content - right) / 2
         self._caption_h = _CAPTION_LINES * _CAPTION_FONT * _LINE_SPACING / 72
-        height = _MARGIN + _TITLE_H + self._area_h + 0.25 + self._caption_h + _MARGIN
+        height = _MARGIN + _TITLE_H + self._area_h + self._nets_h + 0.25 + self._caption_h + _MARGIN
         return width, height
 
     def _build(self, width: float, height: float) -> None:
@@ -318,7 +330,8 @@ class SceneFigure:
                  fontsize=place.size(13), fontweight="bold", color=_TEXT)
         self._counter = fig.text(*place.point(width - _MARGIN, top), "", ha="right", va="top",
                                  fontsize=place.size(9), color=_MUTED)
-        area_bottom = _MARGIN + self._caption_h + 0.25
+        nets_bottom = _MARGIN + self._caption_h + 0.25
+        area_bottom = nets_bottom + self._nets_h
         middle = area_bottom + (self._area_h - _PANEL_TITLE_H) / 2
 
         x = self._content_x
@@ -339,8 +352,18 @@ class SceneFigure:
                 y -= _SLICE_GAP
             x += column + _OP_GAP
 
-        cbar_x = x - _OP_GAP + _CBAR_GAP
-        cax = fig.add_axes(place.rect(cbar_x, middle - self._cbar_h / 2, _CBAR_W, self._cbar_h))
+        self._networks = []
+        y = area_bottom
+        for net, (net_w, net_h) in zip(scene.networks, self._net_boxes):
+            y -= net_h + _NET_GAP
+            self._networks.append(_NetworkView(self, net, place.rect(self._nets_x, y, net_w, net_h)))
+        if self._views:
+            cbar_x = x - _OP_GAP + _CBAR_GAP
+            cbar_y = middle - self._cbar_h / 2
+        else:
+            cbar_x = self._nets_x + self._net_boxes[0][0] + _CBAR_GAP
+            cbar_y = area_bottom - self._net_boxes[0][1] / 2 - self._cbar_h / 2 - _NET_GAP
+        cax = fig.add_axes(place.rect(cbar_x, cbar_y, _CBAR_W, self._cbar_h))
         self.colorbar = fig.colorbar(ScalarMappable(self._norm, self._cmap), cax=cax)
         self.colorbar.ax.tick_params(labelsize=place.size(8), length=3, colors=_MUTED)
         self.colorbar.outline.set_edgecolor(_GRID_LINE)
@@ -369,7 +392,7 @@ class SceneFigure:
         _, h, w = view.grid.values.shape
         place = self._place
         ax = self._fig.add_axes(rect)
-        image = ax.imshow(np.ma.masked_all((h, w)), cmap=self._cmap, norm=self._norm,
+        image = ax.imshow(np.ma.masked_all((h, w)), cmap=self._cmap, norm=view.norm,
                           interpolation="nearest", aspect="equal")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -401,9 +424,9 @@ class SceneFigure:
         view.numbers.append(numbers)
         view.shown.append(None)
 
-    def _text_colors(self, values: np.ndarray) -> np.ndarray:
+    def _text_colors(self, values: np.ndarray, norm: Normalize | None = None) -> np.ndarray:
         """Black or white, whichever reads better on each cell's colour."""
-        rgb = self._cmap(self._norm(values))[..., :3]
+        rgb = self._cmap((norm or self._norm)(values))[..., :3]
         luminance = rgb @ np.array([0.299, 0.587, 0.114])
         return np.where(luminance < 0.55, "white", _TEXT)
 
@@ -423,7 +446,7 @@ class SceneFigure:
         texts = view.numbers[j]
         if texts is not None:
             page_changed = view.shown[j] is None or view.shown[j][0] != s
-            colors = self._text_colors(values) if page_changed else None
+            colors = self._text_colors(values, view.norm) if page_changed else None
             for (r, c), text in np.ndenumerate(texts):
                 text.set_visible(not hidden[r, c])
                 if page_changed:
@@ -473,6 +496,8 @@ class SceneFigure:
             for j in range(view.grid.page_size):
                 self._show_slice(view, j, first + j, k)
         self._place_highlights(k)
+        for net in self._networks:
+            net.update(k)
         text, size = _wrap_caption(str(self.scene.captions[k]), self._caption_width, _CAPTION_FONT)
         self.caption.set_text(text)
         self.caption.set_fontsize(self._place.size(size))
@@ -481,6 +506,109 @@ class SceneFigure:
         if draw:
             self._fig.canvas.draw_idle()
         return self.artists
+
+
+_NET_GAP = 0.2  # inches between networks and what is above them
+_NEURON_MAX = 0.34  # inches: the largest neuron circle (diameter)
+
+
+def _network_size(net: Network) -> tuple[float, float]:
+    """``(width, height)`` in inches of a network's Axes."""
+    tallest = max(net.sizes)
+    height = float(np.clip(0.32 * tallest + 1.3, 2.6, 6.0))
+    width = float(np.clip(1.4 + 2.4 * len(net.sizes), 5.0, 12.0))
+    return width, height
+
+
+class _NetworkView:
+    """The artists of one :class:`~layerviz.scene.Network`: lines (all, and the lit neuron's), circles, texts.
+
+    Coordinates: column ``c`` at ``x = c``; the neurons of a column evenly spaced in ``y``, centred on 0.
+    """
+
+    def __init__(self, owner: SceneFigure, net: Network, rect: list[float]) -> None:
+        place = owner._place
+        self._place = place
+        self.net, self._cmap, self._norm = net, owner._cmap, owner._norm
+        ax = owner._fig.add_axes(rect)
+        ax.set_axis_off()
+        tallest = max(net.sizes)
+        columns = len(net.sizes)
+        ax.set_xlim(-0.6, columns - 0.4)
+        ax.set_ylim(tallest / 2 + 1.4, -tallest / 2 - 0.9)
+        ax.set_title(net.title, fontsize=place.size(11), fontweight="bold", color=_TEXT)
+        xs, ys = [], []
+        for c, n in enumerate(net.sizes):
+            xs += [c] * n
+            ys += list(np.arange(n) - (n - 1) / 2)
+        self.xy = np.column_stack([xs, ys]).astype(float)
+        wnorm = Normalize(-net.max_weight(), net.max_weight())
+        segments, colors, widths = [], [], []
+        offsets = net.offsets
+        for l, w in enumerate(net.weights):
+            for j in range(w.shape[0]):
+                for i in range(w.shape[1]):
+                    if np.isfinite(w[j, i]):
+                        segments.append([self.xy[offsets[l] + i], self.xy[offsets[l + 1] + j]])
+                        colors.append(self._cmap(wnorm(w[j, i])))
+                        widths.append(place.size(0.3 + 2.2 * abs(w[j, i]) / net.max_weight()))
+        self._wnorm = wnorm
+        self.lines = LineCollection(segments, colors=colors, linewidths=widths, alpha=0.35, zorder=1)
+        ax.add_collection(self.lines, autolim=False)
+        self.lit_lines = LineCollection([], zorder=2)
+        ax.add_collection(self.lit_lines, autolim=False)
+        fig_w, fig_h = owner._fig.get_size_inches()
+        diameter_in = min(_NEURON_MAX, 0.25 * rect[2] * fig_w / (columns + 0.2), 0.7 * rect[3] * fig_h / (tallest + 2.3))
+        self._size = (diameter_in * 72) ** 2
+        self.neurons = ax.scatter(self.xy[:, 0], self.xy[:, 1], s=self._size, zorder=3, linewidths=place.size(0.8),
+                                  edgecolors=_MUTED)
+        self.ring = ax.scatter([0], [0], s=self._size * 1.9, facecolors="none", zorder=4,
+                               edgecolors=HIGHLIGHT_COLORS["output"], linewidths=place.size(2.2), visible=False)
+        self.texts = []
+        if diameter_in * 72 >= 16 and net.values.shape[1] <= 64:
+            self.texts = [ax.text(x, y, "", ha="center", va="center", zorder=5, fontsize=place.size(6.5))
+                          for x, y in self.xy]
+        for c, label in enumerate(net.column_labels):
+            ax.text(c, tallest / 2 + 0.35, label, ha="center", va="top", fontsize=place.size(9), color=_TEXT)
+        if net.note:
+            ax.text((columns - 1) / 2, tallest / 2 + 1.0, net.note, ha="center", va="top",
+                    fontsize=place.size(10.5), fontweight="bold", color=_TEXT)
+        self.ax = ax
+        self.shown_state = None
+
+    @property
+    def artists(self) -> list:
+        return [self.lit_lines, self.neurons, self.ring, *self.texts]
+
+    def update(self, k: int) -> None:
+        net = self.net
+        page = net.page_at(k)
+        shown = net.shown(k)
+        values = net.values[page]
+        faces = self._cmap(self._norm(values))
+        faces[~shown] = (0.985, 0.985, 0.985, 1.0)
+        self.neurons.set_facecolors(faces)
+        for text, value, visible, face in zip(self.texts, values, shown, faces):
+            text.set_text(f"{value:.2f}" if visible else "")
+            text.set_color("white" if visible and face[:3] @ np.array([0.299, 0.587, 0.114]) < 0.55 else _TEXT)
+        active = net.active_at(k)
+        offsets = net.offsets
+        if 0 <= active < len(self.xy):
+            self.ring.set_offsets(self.xy[active : active + 1])
+            self.ring.set_visible(True)
+            column = int(np.searchsorted(offsets, active, side="right")) - 1
+            if column > 0:
+                w = net.weights[column - 1][active - offsets[column]]
+                keep = np.isfinite(w)
+                sources = self.xy[offsets[column - 1] : offsets[column]][keep]
+                self.lit_lines.set_segments([[src, self.xy[active]] for src in sources])
+                self.lit_lines.set_colors(self._cmap(self._wnorm(w[keep])))
+                self.lit_lines.set_linewidths(self._place.size(1.2 + 3.0 * np.abs(w[keep]) / net.max_weight()))
+            else:
+                self.lit_lines.set_segments([])
+        else:
+            self.ring.set_visible(False)
+            self.lit_lines.set_segments([])
 
 
 def draw_frame(scene: Scene, k: int, fig: Figure | None = None) -> Figure:

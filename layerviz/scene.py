@@ -12,6 +12,9 @@ knowing what a layer is:
   channel, the current sample of a batch).
 - :class:`Highlight`: a per-frame set of outlined cells in one panel: an anchor
   ``origin[k] = (slice, row, col)`` plus a fixed ``stencil`` of offsets.
+- :class:`Network`: columns of neurons (circles coloured by value) wired by lines whose colour
+  and width show the weights; per frame, one neuron may be lit (its incoming lines stand out).
+  Drawn below the grids, or alone when a scene has no grids.
 - ``captions``: the narration of every frame, as text.
 
 Frame ``k`` of a scene is drawn as: every panel shows page ``page[k]``; cells
@@ -74,6 +77,9 @@ class Grid:
         None means page 0 at every frame.
     op : str
         Operator drawn to the left of the panel (``"∗"``, ``"="``, or ``""``).
+    vmax : float, optional
+        This panel's own colour scale ``[-vmax, vmax]``, for numbers of a very different size from the
+        other panels' (say so in the title); None: the scene's.
     """
 
     name: str
@@ -85,6 +91,7 @@ class Grid:
     page_size: int = 0
     page: np.ndarray | None = None
     op: str = ""
+    vmax: float | None = None
 
     def __post_init__(self) -> None:
         if self.values.ndim != 3:
@@ -133,6 +140,92 @@ class Highlight:
 
 
 @dataclass(frozen=True, eq=False)
+class Network:
+    """Columns of neurons wired column to column: a neural network drawn as circles and lines.
+
+    Neurons are numbered column after column (column 0 first), ``T = sum(sizes)`` in all.
+
+    Parameters
+    ----------
+    name : str
+        Identifier.
+    title : str
+        Heading drawn above the network.
+    sizes : tuple of int, length L
+        Neurons per column, left to right.
+    values : ndarray, shape (P, T)
+        Each neuron's value on each page (one page per sample of a batch); circles are coloured by it.
+    weights : tuple of ndarray, length L - 1
+        ``weights[l]: (sizes[l + 1], sizes[l])``: the line from neuron ``i`` of column ``l`` to neuron
+        ``j`` of column ``l + 1`` is drawn with colour and width from ``weights[l][j, i]``; NaN: no line.
+    column_labels : tuple of str, length L
+        Drawn under each column (``"input layer (2)"``, ``"hidden layer 1 (8)"``).
+    reveal : ndarray of int32, shape (P, T), optional
+        First frame at which a neuron's value is shown; before it the circle is drawn empty.
+    page : ndarray of int32, shape (n_frames,), optional
+        The row of ``values`` shown at each frame; None means row 0 throughout.
+    active : ndarray of int32, shape (n_frames,), optional
+        The neuron lit at each frame (its lines from the previous column drawn strongly); -1: none.
+    note : str
+        A line of text drawn under the network (e.g. the count of layers).
+    """
+
+    name: str
+    title: str
+    sizes: tuple[int, ...]
+    values: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    column_labels: tuple[str, ...]
+    reveal: np.ndarray | None = None
+    page: np.ndarray | None = None
+    active: np.ndarray | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        sizes = tuple(int(s) for s in self.sizes)
+        object.__setattr__(self, "sizes", sizes)
+        if not sizes or min(sizes) < 1:
+            raise ValueError(f"Network sizes must be at least one positive count, got {sizes}")
+        total = sum(sizes)
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None]
+        object.__setattr__(self, "values", values)
+        if values.ndim != 2 or values.shape[1] != total:
+            raise ValueError(f"Network values must be (pages, {total}), got shape {values.shape}")
+        if len(self.weights) != len(sizes) - 1:
+            raise ValueError(f"Network needs {len(sizes) - 1} weight matrices, got {len(self.weights)}")
+        for l, w in enumerate(self.weights):
+            if np.shape(w) != (sizes[l + 1], sizes[l]):
+                raise ValueError(f"Network weights[{l}] must be {(sizes[l + 1], sizes[l])}, got {np.shape(w)}")
+        if len(self.column_labels) != len(sizes):
+            raise ValueError("Network needs one label per column")
+        if self.reveal is not None and np.shape(self.reveal) != values.shape:
+            raise ValueError(f"Network reveal must have the shape of values {values.shape}, got {np.shape(self.reveal)}")
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Index of the first neuron of each column, and the total: ``(L + 1,)``."""
+        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+
+    def page_at(self, k: int) -> int:
+        return 0 if self.page is None else int(self.page[k])
+
+    def active_at(self, k: int) -> int:
+        return -1 if self.active is None else int(self.active[k])
+
+    def shown(self, k: int) -> np.ndarray:
+        """``(T,)`` bool: the neurons whose value is shown at frame ``k``."""
+        if self.reveal is None:
+            return np.ones(self.values.shape[1], dtype=bool)
+        return self.reveal[self.page_at(k)] <= k
+
+    def max_weight(self) -> float:
+        finite = [np.abs(w[np.isfinite(w)]).max(initial=0.0) for w in self.weights]
+        return float(max(finite, default=0.0)) or 1.0
+
+
+@dataclass(frozen=True, eq=False)
 class Scene:
     """Everything needed to draw every frame of a trace.
 
@@ -148,6 +241,8 @@ class Scene:
         Narration per frame; may be lazy (any object with ``len`` and ``[k]``).
     vmax : float
         The colormap spans ``[-vmax, vmax]`` (a diverging map centred on 0).
+    networks : tuple of Network, optional
+        Drawn below the panels (alone if there are no panels).
     """
 
     title: str
@@ -157,6 +252,11 @@ class Scene:
     captions: Sequence[str]
     vmax: float
     lut: np.ndarray = field(default_factory=colormap_lut)
+    networks: tuple[Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.panels and not self.networks:
+            raise ValueError("a Scene needs at least one Grid panel or one Network")
 
     def panel(self, name: str) -> Grid:
         for grid in self.panels:

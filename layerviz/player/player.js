@@ -89,6 +89,7 @@ function decodeScene(raw) {
       padding: typed(p.padding, Uint8Array),
       reveal: typed(p.reveal, Int32Array),
       page: typed(p.page, Int32Array),
+      vmax: p.vmax > 0 ? p.vmax : 0,
     };
   });
   const byName = new Map(panels.map((p) => [p.name, p]));
@@ -108,7 +109,54 @@ function decodeScene(raw) {
     capBlob: typed(raw.captions, Uint8Array) || new Uint8Array(0),
     capOff: typed(raw.caption_offsets, Int32Array) || new Int32Array(n + 1),
     colors: raw.colors || {},
+    networks: (raw.networks || []).map(decodeNetwork),
   };
+}
+
+// A Network: columns of neurons (sizes), values per page, weight matrices flattened one after the other.
+function decodeNetwork(w) {
+  const sizes = w.sizes.map((v) => v | 0);
+  const offsets = [0];
+  sizes.forEach((v) => offsets.push(offsets[offsets.length - 1] + v));
+  const wOff = [0];
+  for (let l = 0; l + 1 < sizes.length; l++) wOff.push(wOff[l] + sizes[l] * sizes[l + 1]);
+  return {
+    title: w.title || "", sizes, offsets, T: offsets[offsets.length - 1], wOff,
+    nPages: Math.max(1, w.n_pages | 0),
+    values: typed(w.values, Float32Array) || new Float32Array(0),
+    weights: typed(w.weights, Float32Array) || new Float32Array(0),
+    maxW: w.max_weight > 0 ? w.max_weight : 1,
+    labels: w.column_labels || [],
+    reveal: typed(w.reveal, Int32Array),
+    page: typed(w.page, Int32Array),
+    active: typed(w.active, Int32Array),
+    note: w.note || "",
+  };
+}
+
+// Neuron centres and radius (device px) of a network drawn in the box R.
+function networkGeometry(net, R, dpr) {
+  const d = (v) => Math.round(v * dpr);
+  const top = R.y + d(28), bottom = R.y + R.h - d(net.note ? 44 : 26);
+  const left = R.x + d(70), right = R.x + R.w - d(70);
+  const L = net.sizes.length;
+  const maxN = Math.max(...net.sizes);
+  const step = Math.min((bottom - top) / maxN, d(46));
+  const radius = clamp(step * 0.38, Math.max(1.5, dpr * 1.5), d(17));
+  const xs = [], ys = [];
+  net.sizes.forEach((n, c) => {
+    const x = L === 1 ? (left + right) / 2 : left + (c * (right - left)) / (L - 1);
+    const y0 = (top + bottom) / 2 - ((n - 1) * step) / 2;
+    for (let j = 0; j < n; j++) { xs.push(x); ys.push(y0 + j * step); }
+  });
+  return { xs, ys, radius, bottom };
+}
+
+function lutColor(scene, v, vmax) {
+  if (!scene.lutN || Number.isNaN(v)) return "rgb(230,230,230)";
+  const t = clamp((v + vmax) / (2 * vmax), 0, 1);
+  const li = Math.round(t * (scene.lutN - 1)) * 3;
+  return `rgb(${scene.lut[li]},${scene.lut[li + 1]},${scene.lut[li + 2]})`;
 }
 
 // ---------------------------------------------------------------------------------
@@ -190,13 +238,24 @@ function layoutScene(scene, cssWidth, dpr) {
     x += w;
     maxH = Math.max(maxH, h);
   });
-  const top = d(PAD + TITLE_H);
+  const top = panels.length ? d(PAD + TITLE_H) : d(PAD);
   // Big panels share a top line; small ones (a kernel) are centred on the operators.
   L.panels.forEach((r) => { r.y = top + (r.h >= 0.6 * maxH ? 0 : Math.round((maxH - r.h) / 2)); });
   L.top = top;
   L.maxH = maxH;
-  L.legendY = top + maxH + d(LEGEND_GAP);
-  L.width = Math.max(x + d(PAD), d(600));
+  let y = top + maxH + (panels.length ? d(LEGEND_GAP) : 0);
+  let netRight = 0;
+  L.networks = (scene.networks || []).map((net) => {
+    const maxN = Math.max(...net.sizes);
+    const hCss = clamp(maxN * 30 + 90, 220, 460);
+    const wCss = clamp(180 + net.sizes.length * 190, 420, maxW - 2 * PAD);
+    const r = { x: d(PAD), y, w: d(wCss), h: d(hCss) };
+    y += r.h + d(LEGEND_GAP);
+    netRight = Math.max(netRight, r.x + r.w + d(PAD));
+    return r;
+  });
+  L.legendY = L.networks.length ? y : top + maxH + d(LEGEND_GAP);
+  L.width = Math.max(x + d(PAD), netRight, d(600));
   L.height = L.legendY + d(LEGEND_H);
   return L;
 }
@@ -284,7 +343,7 @@ function renderPage(scene, p, R, page, full) {
   const num = full ? numberStyle(ctx, p, R) : null;
   const showNum = num !== null;
   const numFont = showNum ? num.font : "";
-  const lut = scene.lut, lutN = scene.lutN, vmax = scene.vmax;
+  const lut = scene.lut, lutN = scene.lutN, vmax = p.vmax || scene.vmax;
   const pattern = hatchPattern(ctx, dpr);
   const HW = p.H * p.W;
   for (let sl = 0; sl < p.ps; sl++) {
@@ -393,6 +452,7 @@ export default {
     let scene = null; // decoded scene
     let L = null; // layout
     let P = []; // per-panel render state
+    let N = []; // per-network render state
     let cur = 0; // frame shown (or to be shown)
     let drawnK = -1; // frame last drawn
     let needRedraw = true;
@@ -440,6 +500,7 @@ export default {
 
     function build() {
       P = [];
+      N = [];
       L = null;
       drawnK = -1;
       needRedraw = true;
@@ -458,6 +519,7 @@ export default {
       canvas.height = L.height;
       canvas.style.width = `${L.width / dpr}px`;
       canvas.style.height = `${L.height / dpr}px`;
+      N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], dpr), bg: null }));
       P = scene.panels.map((p, i) => ({
         p, R: { ...L.panels[i], dpr }, full: [], empty: [], order: [],
         cur: null, curPage: -1, curK: -1, hadHl: false,
@@ -563,6 +625,116 @@ export default {
       return true;
     }
 
+    // The parts of a network that never change: title, every line (faded), column labels, note.
+    function networkBackground(st) {
+      const { net, R, geo } = st;
+      const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+      const cv = makeCanvas(R.w, R.h);
+      const g = cv.getContext("2d");
+      g.translate(-R.x, -R.y);
+      g.fillStyle = "#fff";
+      g.fillRect(R.x, R.y, R.w, R.h);
+      g.fillStyle = "#222";
+      g.font = `600 ${d(14)}px ${FONT}`;
+      g.textAlign = "center";
+      g.textBaseline = "top";
+      g.fillText(fitText(g, net.title, R.w), R.x + R.w / 2, R.y + d(4));
+      g.globalAlpha = 0.35;
+      g.lineCap = "round";
+      for (let l = 0; l + 1 < net.sizes.length; l++) {
+        const nIn = net.sizes[l], nOut = net.sizes[l + 1];
+        for (let j = 0; j < nOut; j++) {
+          for (let i = 0; i < nIn; i++) {
+            const w = net.weights[net.wOff[l] + j * nIn + i];
+            if (Number.isNaN(w)) continue;
+            const a = net.offsets[l] + i, b = net.offsets[l + 1] + j;
+            g.strokeStyle = lutColor(scene, w, net.maxW);
+            g.lineWidth = Math.max(0.5, (0.4 + 2.6 * Math.abs(w) / net.maxW) * dpr);
+            g.beginPath();
+            g.moveTo(geo.xs[a], geo.ys[a]);
+            g.lineTo(geo.xs[b], geo.ys[b]);
+            g.stroke();
+          }
+        }
+      }
+      g.globalAlpha = 1;
+      g.fillStyle = "#333";
+      g.font = `${d(12)}px ${FONT}`;
+      g.textBaseline = "top";
+      const L1 = net.sizes.length;
+      const colW = L1 > 1 ? (geo.xs[net.offsets[1]] - geo.xs[0]) : R.w;
+      net.sizes.forEach((n, c) => {
+        g.fillText(fitText(g, String(net.labels[c] ?? ""), colW - d(6)), geo.xs[net.offsets[c]], geo.bottom + d(4));
+      });
+      if (net.note) {
+        g.font = `600 ${d(13)}px ${FONT}`;
+        g.fillStyle = "#222";
+        g.fillText(fitText(g, net.note, R.w - d(10)), R.x + R.w / 2, geo.bottom + d(24));
+      }
+      return cv;
+    }
+
+    // A network at frame k: the background, the lit neuron's incoming lines, every neuron.
+    function drawNetwork(st, k) {
+      const { net, R, geo } = st;
+      if (!st.bg) st.bg = networkBackground(st);
+      const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(st.bg, R.x, R.y);
+      const page = net.page && k < net.page.length ? clamp(net.page[k], 0, net.nPages - 1) : 0;
+      const act = net.active && k < net.active.length ? net.active[k] : -1;
+      let col = -1;
+      if (act >= 0) for (let c = 0; c < net.sizes.length; c++) if (act >= net.offsets[c] && act < net.offsets[c + 1]) col = c;
+      if (col > 0) {
+        const l = col - 1, j = act - net.offsets[col], nIn = net.sizes[l];
+        ctx.lineCap = "round";
+        for (let i = 0; i < nIn; i++) {
+          const w = net.weights[net.wOff[l] + j * nIn + i];
+          if (Number.isNaN(w)) continue;
+          const a = net.offsets[l] + i;
+          ctx.beginPath();
+          ctx.moveTo(geo.xs[a], geo.ys[a]);
+          ctx.lineTo(geo.xs[act], geo.ys[act]);
+          ctx.strokeStyle = "rgba(0,0,0,0.55)";
+          ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr + 2 * dpr;
+          ctx.stroke();
+          ctx.strokeStyle = lutColor(scene, w, net.maxW);
+          ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr;
+          ctx.stroke();
+        }
+      }
+      const r = geo.radius;
+      const showNum = r >= d(11);
+      ctx.font = `${d(r >= d(15) ? 11 : 9)}px ${FONT}`;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      const base = page * net.T;
+      for (let t = 0; t < net.T; t++) {
+        const shown = !net.reveal || net.reveal[base + t] <= k;
+        const v = net.values[base + t];
+        ctx.beginPath();
+        ctx.arc(geo.xs[t], geo.ys[t], r, 0, 2 * Math.PI);
+        ctx.fillStyle = shown ? lutColor(scene, v, scene.vmax) : EMPTY_FILL;
+        ctx.fill();
+        ctx.strokeStyle = shown ? "#666" : EMPTY_EDGE;
+        ctx.lineWidth = Math.max(1, dpr);
+        ctx.stroke();
+        if (shown && showNum) {
+          const color = lutColor(scene, v, scene.vmax).match(/\d+/g).map(Number);
+          const lum = 0.2126 * color[0] + 0.7152 * color[1] + 0.0722 * color[2];
+          ctx.fillStyle = lum > 140 ? "#111" : "#fff";
+          ctx.fillText(formatValue(v, 2), geo.xs[t], geo.ys[t] + dpr * 0.5);
+        }
+      }
+      if (act >= 0 && act < net.T) {
+        ctx.beginPath();
+        ctx.arc(geo.xs[act], geo.ys[act], r + d(3), 0, 2 * Math.PI);
+        ctx.strokeStyle = scene.colors.output || "#000";
+        ctx.lineWidth = d(3);
+        ctx.stroke();
+      }
+    }
+
     function drawStatic() {
       const dpr = L.dpr;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -645,7 +817,16 @@ export default {
           ctx.fillRect(sx, sy, sw, sw);
         }, "padding");
       }
-      if (scene.panels.some((p) => p.reveal)) {
+      if (scene.networks.some((w) => w.active)) {
+        item((sx, sy) => {
+          ctx.beginPath();
+          ctx.arc(sx + sw / 2, sy + sw / 2, sw / 2 - d(1.5), 0, 2 * Math.PI);
+          ctx.strokeStyle = scene.colors.output || "#000";
+          ctx.lineWidth = d(2.5);
+          ctx.stroke();
+        }, "neuron being computed");
+      }
+      if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) {
         item((sx, sy) => {
           ctx.fillStyle = EMPTY_EDGE;
           ctx.fillRect(sx, sy, sw, sw);
@@ -700,6 +881,7 @@ export default {
         ctx.lineWidth = lw;
         ctx.stroke();
       });
+      N.forEach((st) => drawNetwork(st, k));
       needRedraw = false;
       drawnK = k;
       drawn++;

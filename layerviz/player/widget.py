@@ -35,7 +35,10 @@ def encode_scene(scene: Scene) -> dict:
     reveal int32, page int32, highlight origin ``(n, 3)`` and stencil ``(m, 3)`` int32,
     LUT ``(256, 3)`` uint8); captions become one UTF-8 blob plus ``n + 1`` int32 byte
     offsets (caption ``k`` is ``blob[off[k]:off[k + 1]]``). Absent optional arrays are
-    ``None``. Shapes and text are plain JSON.
+    ``None``. Shapes and text are plain JSON. ``networks`` (an empty list for scenes without
+    any; a reader treats a missing key the same) holds each :class:`~layerviz.scene.Network`:
+    values ``(P, T)`` float32, every weight matrix flattened row-major one after the other
+    (float32, NaN: no line), reveal ``(P, T)``, page and active ``(n_frames,)`` int32.
     """
     n = int(scene.n_frames)
     panels = []
@@ -53,6 +56,7 @@ def encode_scene(scene: Scene) -> dict:
                 "padding": None if grid.padding is None else _le(grid.padding, "u1"),
                 "reveal": None if grid.reveal is None else _le(grid.reveal, "i4"),
                 "page": None if grid.page is None else _le(grid.page, "i4"),
+                "vmax": None if grid.vmax is None else float(grid.vmax),
             }
         )
     names = [grid.name for grid in scene.panels]
@@ -71,6 +75,25 @@ def encode_scene(scene: Scene) -> dict:
                 "n_stencil": int(stencil.shape[0]),
             }
         )
+    networks = []
+    for net in scene.networks:
+        networks.append(
+            {
+                "name": net.name,
+                "title": net.title,
+                "sizes": [int(v) for v in net.sizes],
+                "n_pages": int(net.values.shape[0]),
+                "values": _le(net.values, "f4"),
+                "weights": _le(np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in net.weights])
+                               if net.weights else np.zeros(0), "f4"),
+                "max_weight": net.max_weight(),
+                "column_labels": [str(label) for label in net.column_labels],
+                "reveal": None if net.reveal is None else _le(net.reveal, "i4"),
+                "page": None if net.page is None else _le(net.page, "i4"),
+                "active": None if net.active is None else _le(net.active, "i4"),
+                "note": net.note,
+            }
+        )
     encoded = [str(scene.captions[k]).encode("utf-8") for k in range(n)]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(c) for c in encoded], out=offsets[1:])
@@ -87,6 +110,7 @@ def encode_scene(scene: Scene) -> dict:
         "captions": b"".join(encoded),
         "caption_offsets": _le(offsets, "i4"),
         "colors": dict(HIGHLIGHT_COLORS),
+        "networks": networks,
     }
 
 
