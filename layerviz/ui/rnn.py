@@ -1,0 +1,245 @@
+"""The RNN explorer, and the recurrent notebooks' helpers.
+
+Inputs: :func:`sequence` (a sine wave, the one-hot letters of a word, or noise). Figures (matplotlib,
+shown as PNG without pyplot): :func:`hidden_heatmap` (h, and an LSTM's c, over time),
+:func:`gradient_figure` (the vanishing gradient of an RNN, ``||∂h_T/∂h_t||`` against ``T - t``)
+and :func:`rnn_vs_lstm_figure` (the same input through an RNN and an LSTM).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from layerviz import _checks
+from layerviz.layers import LSTM, RNN
+from layerviz.layers._recurrent import RecurrentTrace, input_sensitivity
+from layerviz.layers.rnn import hidden_gradient_norms
+from layerviz.ui.batchnorm import PngFigure
+from layerviz.ui.explorer import Explorer
+
+INPUTS = ("sine", "word", "pulse", "random")
+NONLINEARITIES = ("tanh", "relu")
+#: The explorer's limits: beyond them the player has too many or too small cells to read.
+MAX_LENGTH, MAX_HIDDEN, MAX_LAYERS, MAX_FEATURES = 32, 12, 3, 8
+#: Period of the sine input, in time steps.
+SINE_PERIOD = 8
+
+
+def one_hot_word(word: str, length: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The letters of ``word`` as one-hot vectors: ``(x, alphabet)``.
+
+    ``alphabet`` holds the distinct letters in sorted order; ``x[t, j] = 1`` when letter ``t`` is
+    ``alphabet[j]``. With ``length`` the word is repeated (``'hello'``, 7 → ``'hellohe'``).
+
+    Returns
+    -------
+    x : ndarray, shape (length or len(word), len(alphabet))
+    alphabet : tuple of str
+    """
+    letters = "".join(ch for ch in str(word).lower() if not ch.isspace())
+    if not letters:
+        raise ValueError(f"word must have at least one letter, got {word!r}")
+    alphabet = tuple(sorted(set(letters)))
+    length = len(letters) if length is None else _checks.positive_int("length", length)
+    text = (letters * (length // len(letters) + 1))[:length]
+    x = np.zeros((length, len(alphabet)))
+    x[np.arange(length), [alphabet.index(ch) for ch in text]] = 1.0
+    return x, alphabet
+
+
+def sequence(kind: str = "sine", length: int = 8, input_size: int = 1, *, word: str = "hello",
+             seed: int = 0) -> np.ndarray:
+    """An input sequence ``(length, features)`` for a recurrent layer.
+
+    - ``'sine'``: ``x[t, j] = sin(2π t / 8 + j π / 4)``, ``input_size`` phase-shifted waves;
+    - ``'word'``: the one-hot letters of ``word`` repeated to ``length`` (features: its distinct letters,
+      see :func:`one_hot_word`; ``input_size`` is not used);
+    - ``'pulse'``: 1 at ``t = 0`` then 0 (every feature): what does the layer remember of one blip?
+    - ``'random'``: standard normal values from ``seed``.
+    """
+    length = _checks.positive_int("length", length)
+    input_size = _checks.positive_int("input_size", input_size)
+    if kind == "sine":
+        t = np.arange(length)[:, None]
+        return np.sin(2 * np.pi * t / SINE_PERIOD + np.arange(input_size)[None, :] * np.pi / 4)
+    if kind == "word":
+        return one_hot_word(word, length)[0]
+    if kind == "pulse":
+        x = np.zeros((length, input_size))
+        x[0] = 1.0
+        return x
+    if kind == "random":
+        return np.random.default_rng(seed).standard_normal((length, input_size))
+    raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {kind!r}")
+
+
+def _limits(values: dict[str, Any]) -> None:
+    for name, key, limit in (("length", "length", MAX_LENGTH), ("hidden size", "hidden_size", MAX_HIDDEN),
+                             ("num layers", "num_layers", MAX_LAYERS), ("input size", "input_size", MAX_FEATURES)):
+        if key in values and isinstance(values[key], int) and values[key] > limit:
+            raise ValueError(f"{key} must be <= {limit} in this explorer (the {name} you can still read), "
+                             f"got {values[key]}")
+
+
+def explorer_input(values: dict[str, Any]) -> np.ndarray:
+    """The ``(L, H_in)`` sequence the controls ask for."""
+    return sequence(values["input"], values["length"], values["input_size"], word=values["word"], seed=values["seed"])
+
+
+def build_rnn(values: dict[str, Any]) -> RecurrentTrace:
+    """The trace of ``RNN(**settings)`` on the chosen sequence (one sample, unbatched)."""
+    _limits(values)
+    x = explorer_input(values)
+    rnn = RNN(x.shape[1], values["hidden_size"], values["num_layers"], values["nonlinearity"],
+              bidirectional=values["bidirectional"], rng=values["seed"])
+    return rnn.frames(x)
+
+
+def describe_recurrent(trace: RecurrentTrace) -> str:
+    """One HTML line: the layer, the shapes and the frames per step."""
+    layer = trace.layer
+    per_step = len(trace.stages)
+    h_n = "h_n" if trace.c_n is None else "(h_n, c_n)"
+    shapes = f"h_n {trace.h_n.shape}" + ("" if trace.c_n is None else f", c_n {trace.c_n.shape}")
+    return (f"<code>{layer!r}</code>: input {trace.input.shape} → output {trace.output.shape}, {shapes} "
+            f"(it returns output, {h_n}); {len(trace)} frames, {per_step} per time step "
+            f"({', '.join(trace.stages)}).")
+
+
+def recurrent_controls(**extra: widgets.ValueWidget) -> dict[str, widgets.ValueWidget]:
+    """The controls the RNN and LSTM explorers share, then ``extra``."""
+    style = {"description_width": "initial"}
+    narrow = widgets.Layout(width="190px")
+    return {
+        "input": widgets.Dropdown(options=INPUTS, value="sine", description="input", style=style, layout=narrow),
+        "word": widgets.Text(value="hello", description="word", style=style, layout=narrow),
+        "length": widgets.IntText(value=8, description="sequence length", style=style, layout=narrow),
+        "input_size": widgets.IntText(value=1, description="input size", style=style, layout=narrow),
+        "hidden_size": widgets.IntText(value=3, description="hidden size", style=style, layout=narrow),
+        "num_layers": widgets.IntText(value=1, description="num layers", style=style, layout=narrow),
+        "bidirectional": widgets.Checkbox(value=False, description="bidirectional", indent=False,
+                                          layout=widgets.Layout(width="130px")),
+        "seed": widgets.BoundedIntText(value=0, min=0, max=2**31 - 1, description="seed", style=style, layout=narrow),
+        **extra,
+    }
+
+
+def rnn_explorer(**initial: Any) -> Explorer:
+    """An :class:`Explorer` of :class:`~layerviz.RNN`; keyword arguments set the controls' first values."""
+    style = {"description_width": "initial"}
+    controls = recurrent_controls(
+        nonlinearity=widgets.Dropdown(options=NONLINEARITIES, value="tanh", description="nonlinearity", style=style,
+                                      layout=widgets.Layout(width="190px")))
+    for name, value in initial.items():
+        controls[name].value = value
+    layout = [["input", "word", "length", "input_size"],
+              ["hidden_size", "num_layers", "nonlinearity", "bidirectional", "seed"]]
+    return Explorer(controls, build_rnn, describe_recurrent, layout)
+
+
+# -- figures for the notebooks --------------------------------------------------------------------
+
+
+def hidden_heatmap(trace: RecurrentTrace, sample: int = 0) -> PngFigure:
+    """Heat maps of ``h`` over time (one per layer and direction), and of ``c`` for an LSTM.
+
+    Rows are the hidden units, columns the time steps; colours on the diverging scale of the player
+    (red > 0, blue < 0), numbers printed when there is room.
+    """
+    p = trace.pass_
+    n_ld = trace.num_layers * trace.num_directions
+    maps = [("h", p.h)] + ([("c", p.c)] if p.c is not None else [])
+    wanted = 1.4 + len(maps) * (0.55 * trace.seq_len + 0.8)  # room for a number in every cell
+    numbers = wanted <= 12 and trace.hidden_size <= 12
+    fig = PngFigure(figsize=(min(12.0, wanted), 0.9 + 0.3 * n_ld * max(trace.hidden_size, 3)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_ld, len(maps), squeeze=False))
+    vmax = max(float(np.abs(values[:, :, sample]).max()) for _, values in maps) or 1.0
+    for col, (name, values) in enumerate(maps):
+        for ld in range(n_ld):
+            ax = axes[ld, col]
+            grid = values[ld, :, sample].T  # (units, time)
+            image = ax.imshow(grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+            layer, d = divmod(ld, trace.num_directions)
+            where = (f", layer {layer}" if trace.num_layers > 1 else "") + (", backward" if d else "")
+            if trace.force:
+                where += " (forced " + ", ".join(f"{q} = {v:g}" for q, v in trace.force.items()) + ")"
+            ax.set_title(f"{name} over time{where}", fontsize=10)
+            ax.set_ylabel("unit")
+            ax.set_yticks(range(grid.shape[0]))
+            if numbers:
+                for (i, j), v in np.ndenumerate(grid):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if abs(v) > 0.6 * vmax else "black")
+        axes[-1, col].set_xlabel("time step t")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="value")
+    return fig
+
+
+def gradient_figure(length: int = 30, hidden_size: int = 8, scales=(0.5, 1.0, 2.0, 4.0), seed: int = 0) -> PngFigure:
+    """The vanishing (and exploding) gradient of an RNN, computed: ``||∂h_T/∂h_t||`` against ``T - t``.
+
+    One tanh RNN per scale, its recurrent weights ``W_hh`` multiplied by the scale, on the same
+    random sequence of ``length`` steps (see :func:`layerviz.layers.rnn.hidden_gradient_norms`).
+    A log scale: a straight falling line is a geometric decay.
+    """
+    x = sequence("random", length, 1, seed=seed)
+    fig = PngFigure(figsize=(7.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    distance = np.arange(length)[::-1]
+    for scale in scales:
+        rnn = RNN(1, hidden_size, rng=seed)
+        rnn.weight_hh_l0 = rnn.weight_hh_l0 * scale
+        norms = hidden_gradient_norms(rnn, x)
+        ax.semilogy(distance, np.maximum(norms, 1e-300), marker="o", markersize=3, label=f"W_hh × {scale:g}")
+    ax.set_xlabel("distance T − t (time steps back)")
+    ax.set_ylabel("‖∂h_T / ∂h_t‖")
+    ax.set_title(f"How much h_T still depends on h_t (tanh RNN, hidden size {hidden_size})", fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, frameon=False)
+    return fig
+
+
+def rnn_vs_lstm(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0) -> dict[str, RecurrentTrace]:
+    """The same sequence through an RNN, an LSTM, and the same LSTM with its forget-gate biases raised.
+
+    ``forget_bias`` is added to ``b_if`` (``bias_ih_l0[H:2H]``), so the forget gate starts near
+    ``σ(3) ≈ 0.95``: a common initialisation that lets the cell state carry information far.
+    Returns ``{'RNN': trace, 'LSTM': trace, 'LSTM, forget bias +3': trace}``, all layers in eval mode.
+    """
+    x = np.asarray(x, dtype=float)
+    rnn = RNN(x.shape[1], hidden_size, rng=seed).eval()
+    lstm = LSTM(x.shape[1], hidden_size, rng=seed).eval()
+    biased = LSTM(x.shape[1], hidden_size, rng=seed).eval()
+    bias = biased.bias_ih_l0.copy()
+    bias[hidden_size:2 * hidden_size] += forget_bias
+    biased.bias_ih_l0 = bias
+    return {"RNN": rnn.frames(x), "LSTM": lstm.frames(x), f"LSTM, forget bias +{forget_bias:g}": biased.frames(x)}
+
+
+def rnn_vs_lstm_figure(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0) -> PngFigure:
+    """Side by side, on the same input: ``h`` over time for each layer of :func:`rnn_vs_lstm`, and below
+    how much the last output still depends on each input step, ``||∂h_T/∂x_t||`` (log scale)."""
+    traces = rnn_vs_lstm(x, hidden_size, seed, forget_bias)
+    fig = PngFigure(figsize=(11, 5.6), layout="constrained")
+    grid = fig.add_gridspec(2, len(traces), height_ratios=[1, 1.1])
+    vmax = max(float(np.abs(t.output).max()) for t in traces.values()) or 1.0
+    curves = fig.add_subplot(grid[1, :])
+    for col, (name, trace) in enumerate(traces.items()):
+        ax = fig.add_subplot(grid[0, col])
+        image = ax.imshow(trace.output.T, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+        ax.set_title(f"{name}: h over time", fontsize=10)
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("unit")
+        sens = input_sensitivity(trace.layer, trace.input)
+        steps = np.arange(len(sens))
+        curves.semilogy(steps, np.maximum(sens, 1e-12), marker="o", markersize=3, label=name)
+    fig.colorbar(image, ax=[ax for ax in fig.axes if ax is not curves], shrink=0.8)
+    curves.set_xlabel("input step t")
+    curves.set_ylabel("‖∂h_T / ∂x_t‖")
+    curves.set_title("How much the last output depends on each input step (below 1e-12: nothing left)", fontsize=11)
+    curves.grid(True, alpha=0.3)
+    curves.legend(fontsize=9, frameon=False)
+    return fig

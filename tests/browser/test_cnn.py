@@ -1,0 +1,49 @@
+"""The whole-CNN notebook served by real Voilà, used in headless Chromium like a student would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.explorer_page import EXPLORER_PLAYER, canvas_ink, explorer_player, open_notebook, set_control
+
+
+@pytest.fixture
+def cnn_page(page, voila_factory, open_voila, console_errors):
+    return open_notebook(page, voila_factory, open_voila, console_errors, "cnn.ipynb")
+
+
+def test_page_shows_no_code_and_no_error(cnn_page):
+    text = cnn_page.locator("body").inner_text()
+    assert "A whole CNN, end to end" in text
+    assert "number of layers = hidden layers + output layer = 1 + 1 = 2" in text
+    assert "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in text.replace("array(", "").replace(" ", "").replace(",", ", ")
+    for bad in ("Traceback", "Error", "cnn_explorer()", "import numpy"):
+        assert bad not in text
+    assert cnn_page.errors == []
+
+
+def test_canvas_draws_and_a_step_changes_the_frame(cnn_page):
+    player = explorer_player(cnn_page)
+    player.scroll_into_view_if_needed()
+    assert player.get_attribute("data-n-frames") == "912"
+    assert canvas_ink(cnn_page, f"{EXPLORER_PLAYER} canvas") > 1000
+    caption = player.locator("[aria-live]")
+    assert caption.inner_text().startswith("layer 1/6 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)): out[0,0,0,0] = ")
+    player.get_by_label("Last frame").click()
+    cnn_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '911'", arg=EXPLORER_PLAYER)
+    assert caption.inner_text().startswith("layer 6/6 Softmax(dim=-1): out[0,:] = softmax(x[0,:])")
+
+
+def test_changing_the_digit_recomputes(cnn_page):
+    assert "Predicted digit: 3" in cnn_page.locator(".layerviz-summary").inner_text()
+    set_control(cnn_page, "digit", "8")
+    cnn_page.wait_for_function(
+        "() => document.querySelector('.layerviz-summary').innerText.includes('Predicted digit: 8')", timeout=20_000)
+
+
+def test_invalid_setting_shows_its_message(cnn_page):
+    set_control(cnn_page, "noise", "-1")
+    alert = cnn_page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "noise must be a number >= 0, got -1.0" in alert.inner_text()
+    assert "Traceback" not in cnn_page.locator("body").inner_text()

@@ -1,0 +1,59 @@
+"""The LSTM notebook served by real Voilà, used in headless Chromium like a student would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.explorer_page import (
+    EXPLORER_PLAYER,
+    canvas_ink,
+    explorer_player,
+    open_notebook,
+    set_control,
+    wait_for_frames,
+)
+
+
+@pytest.fixture
+def lstm_page(page, voila_factory, open_voila, console_errors):
+    return open_notebook(page, voila_factory, open_voila, console_errors, "lstm.ipynb")
+
+
+def test_page_shows_no_code_and_no_error(lstm_page):
+    text = lstm_page.locator("body").inner_text()
+    assert "The LSTM layer" in text
+    assert "c[0] = f⊙c0 + i⊙g = 0.62⊙0.00 + 0.73⊙0.76 = 0.56" in text  # the worked example, printed
+    for bad in ("Traceback", "Error", "lstm.weight_ih_l0"):
+        assert bad not in text
+    assert lstm_page.errors == []
+    assert lstm_page.locator("img").count() >= 3  # two heat maps and RNN vs LSTM
+
+
+def test_canvas_draws_and_a_step_changes_the_caption(lstm_page):
+    player = explorer_player(lstm_page)
+    assert canvas_ink(lstm_page, f"{EXPLORER_PLAYER} canvas") > 1000
+    caption = player.locator("[aria-live]")
+    assert caption.inner_text().startswith("forget gate f[0] = σ(")
+    player.get_by_label("Step forward").click()
+    lstm_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER)
+    assert caption.inner_text().startswith("input gate i[0] = σ(")
+
+
+def test_forcing_a_gate_and_changing_the_length_recompute(lstm_page):
+    assert explorer_player(lstm_page).get_attribute("data-n-frames") == "48"  # 8 steps x 6 stages
+    set_control(lstm_page, "force a gate", "f = 1: never forget")
+    summary = lstm_page.locator(".layerviz-summary")
+    lstm_page.wait_for_function("s => document.querySelector(s).innerText.includes('Forced: f = 1')",
+                                arg=".layerviz-explorer .layerviz-summary", timeout=20_000)
+    assert "teaching override" in summary.inner_text()
+    assert "forced to 1.00" in explorer_player(lstm_page).locator("[aria-live]").inner_text()
+    set_control(lstm_page, "sequence length", "4")
+    wait_for_frames(lstm_page, 24)
+
+
+def test_invalid_setting_shows_its_message(lstm_page):
+    set_control(lstm_page, "proj size", "3")
+    alert = lstm_page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "proj_size must be < hidden_size, got proj_size=3, hidden_size=3" in alert.inner_text()
+    assert "Traceback" not in lstm_page.locator("body").inner_text()
