@@ -14,7 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from layerviz.layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, MaxPool2d
+from layerviz.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    MaxPool2d,
+)
+from layerviz.layers import Dense, Linear
 
 
 def literal(name: str, array: np.ndarray) -> str:
@@ -197,22 +209,154 @@ def batchnorm(x):
     return data, torch_part, "import math\n\n\n" + numpy_part
 
 
+#: Dense activations: the torch module and the loop's expression of ``total`` (sigmoid via tanh: no overflow).
+_ACTIVATION_CODE = {
+    "relu": ("torch.nn.ReLU()", "max(0.0, total)"),
+    "sigmoid": ("torch.nn.Sigmoid()", "0.5 * (1.0 + math.tanh(total / 2))   # = 1 / (1 + e^(-total))"),
+    "tanh": ("torch.nn.Tanh()", "math.tanh(total)"),
+    "identity": ("torch.nn.Identity()", "total"),
+}
+
+
+def _linear(trace: Any) -> tuple[list[str], str, str]:
+    weight, bias, activation = trace.weight, trace.bias, trace.activation
+    out_f, in_f = weight.shape
+    data = [literal("weight", weight)] + ([literal("bias", bias)] if bias is not None else [])
+    call = "layer(torch.from_numpy(x))"
+    value = "total"
+    if activation is not None:
+        module, value = _ACTIVATION_CODE[activation.name]
+        call = f"{module}({call})"
+    torch_part = f"""layer = torch.nn.Linear({in_f}, {out_f}, bias={bias is not None}, dtype=torch.float64)
+with torch.no_grad():
+    layer.weight.copy_(torch.from_numpy(weight))
+{"    layer.bias.copy_(torch.from_numpy(bias))" if bias is not None else ""}
+    out_torch = {call}.numpy()"""
+    name = "linear" if activation is None else "dense"
+    numpy_part = f"""def {name}(x):
+    \"\"\"x: (..., in_features) -> (..., out_features): out[o] = {activation.name + "(" if activation is not None else ""}bias[o] + sum of weight[o, i] * x[i]{")" if activation is not None else ""}.\"\"\"
+    rows = x.reshape(-1, x.shape[-1])        # every input vector, one per row
+    out = np.zeros((rows.shape[0], weight.shape[0]))
+    for n in range(rows.shape[0]):
+        for o in range(weight.shape[0]):     # one output neuron: a dot product plus the bias
+            total = {"bias[o]" if bias is not None else "0.0"}
+            for i in range(weight.shape[1]):
+                total += weight[o, i] * rows[n, i]
+            out[n, o] = {value}
+    return out.reshape(*x.shape[:-1], weight.shape[0])"""
+    return data, torch_part, ("import math\n\n\n" if activation is not None else "") + numpy_part
+
+
+_RECURRENT_STEP = {
+    "RNN": """\
+                h = {activation}({x_term}{h_term})""",
+    "LSTM": """\
+                gates = {x_term}{h_term}   # i, f, g, o stacked
+                i, f, g, o = np.split(gates, 4)
+                i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+                c = f * c + i * g
+                h = o * np.tanh(c){projection}""",
+    "GRU": """\
+                x_r, x_z, x_n = np.split({x_term}, 3)
+                h_r, h_z, h_n = np.split({h_term}, 3)
+                r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+                n = np.tanh(x_n + r * h_n)
+                h = (1 - z) * n + z * h""",
+}
+
+
+def _initial_states_are_zero(trace: Any) -> bool:
+    p, last = trace.pass_, trace.seq_len - 1
+    firsts = [p.h_prev[ld, 0 if ld % trace.num_directions == 0 else last] for ld in range(p.h_prev.shape[0])]
+    if p.c_prev is not None:
+        firsts += [p.c_prev[ld, 0 if ld % trace.num_directions == 0 else last] for ld in range(p.c_prev.shape[0])]
+    return not any(np.any(state) for state in firsts)
+
+
+def _recurrent(trace: Any) -> tuple[list[str], str, str]:
+    layer = trace.layer
+    kind = type(layer).__name__
+    data = ["params = {}"] + [literal(f"params[{name!r}]", value) for name, value in trace.weights.items()]
+    arguments = f"{layer.input_size}, {layer.hidden_size}, num_layers={layer.num_layers}"
+    if kind == "RNN":
+        arguments += f", nonlinearity={layer.nonlinearity!r}"
+    arguments += f", bias={layer.bias}, batch_first={layer.batch_first}, bidirectional={layer.bidirectional}"
+    if kind == "LSTM" and layer.proj_size:
+        arguments += f", proj_size={layer.proj_size}"
+    torch_part = f"""\
+layer = torch.nn.{kind}({arguments}, dtype=torch.float64).eval()
+with torch.no_grad():
+    for name, value in params.items():
+        getattr(layer, name).copy_(torch.from_numpy(value))
+    out_torch = layer(torch.from_numpy(x))[0].numpy()"""
+    names = ["W_ih", "W_hh"] + (["b_ih", "b_hh"] if layer.bias else []) + (["W_hr"] if getattr(layer, "proj_size", 0) else [])
+    unpack = ", ".join(names) + " = " + ", ".join(
+        f'params[f"{("weight" if n[0] == "W" else "bias")}_{n[2:]}_l{{layer}}{{suffix}}"]' for n in names)
+    x_term = "W_ih @ layer_in[t]" + (" + b_ih" if layer.bias else "")
+    h_term = " + W_hh @ h" + (" + b_hh" if layer.bias else "")
+    if kind == "GRU":
+        h_term = h_term.removeprefix(" + ")
+    step = _RECURRENT_STEP[kind].format(
+        activation="np.tanh" if getattr(layer, "nonlinearity", "tanh") == "tanh" else "relu", x_term=x_term,
+        h_term=h_term, projection="\n                h = W_hr @ h   # projected down to proj_size" if "W_hr" in names else "")
+    directions = '("", "_reverse")' if layer.bidirectional else '("",)'
+    cell = f"\n            c = np.zeros({layer.hidden_size})   # the cell state" if kind == "LSTM" else ""
+    numpy_part = f"""\
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def relu(v):
+    return np.maximum(v, 0)
+
+
+def recurrent(sequence):
+    \"\"\"sequence: (L, H_in) -> output (L, D*H): each layer reads the one below, one time step at a time.\"\"\"
+    layer_in = sequence
+    for layer in range({layer.num_layers}):
+        outputs = []
+        for suffix in {directions}:   # forwards, and backwards for a bidirectional layer
+            {unpack}
+            h = np.zeros({layer.output_hidden}){cell}
+            out = np.zeros((len(layer_in), {layer.output_hidden}))
+            steps = range(len(layer_in)) if suffix == "" else reversed(range(len(layer_in)))
+            for t in steps:
+{step}
+                out[t] = h
+            outputs.append(out)
+        layer_in = np.concatenate(outputs, axis=1)
+    return layer_in"""
+    return data, torch_part, numpy_part
+
+
 _WRITERS: dict[type, Callable[[Any], tuple[list[str], str, str]]] = {
     Conv2d: _conv, MaxPool2d: _window_pool, AvgPool2d: _window_pool, AdaptiveAvgPool2d: _adaptive,
     Dropout: _dropout, BatchNorm1d: _batchnorm, BatchNorm2d: _batchnorm,
+    Linear: _linear, Dense: _linear, RNN: _recurrent, LSTM: _recurrent, GRU: _recurrent,
 }
 
 #: The function each loop definition defines, by layer type.
 _FUNCTION = {Conv2d: "conv2d", MaxPool2d: "pool2d", AvgPool2d: "pool2d", AdaptiveAvgPool2d: "pool2d",
-             Dropout: "dropout", BatchNorm1d: "batchnorm", BatchNorm2d: "batchnorm"}
+             Dropout: "dropout", BatchNorm1d: "batchnorm", BatchNorm2d: "batchnorm", Linear: "linear", Dense: "dense",
+             RNN: "recurrent", LSTM: "recurrent", GRU: "recurrent"}
 
 #: Layers whose loops take one sample ``(C, H, W)``; a batch is looped over.
 _PER_SAMPLE = (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d)
 
 
 def supports(trace: Any) -> bool:
-    """Whether :func:`program` can write the code of ``trace``'s layer."""
-    return type(getattr(trace, "layer", None)) in _WRITERS
+    """Whether :func:`program` can write the code of ``trace``: a layer it knows, computed as torch would.
+
+    Not for a recurrent trace with gates forced open or shut (torch has no such thing), dropout drawn
+    between layers (torch draws its own), or non-zero initial states.
+    """
+    layer = getattr(trace, "layer", None)
+    if type(layer) not in _WRITERS:
+        return False
+    if isinstance(layer, (RNN, LSTM, GRU)):
+        between_layers_dropout = layer.training and layer.dropout > 0 and layer.num_layers > 1
+        return not trace.force and not between_layers_dropout and _initial_states_are_zero(trace)
+    return True
 
 
 def program(trace: Any) -> str:
@@ -223,10 +367,16 @@ def program(trace: Any) -> str:
     layer_type = type(getattr(trace, "layer", None))
     if layer_type not in _WRITERS:
         raise ValueError(f"layer must be one of {', '.join(t.__name__ for t in _WRITERS)}, got {layer_type.__name__}")
+    if not supports(trace):
+        raise ValueError("trace must compute what torch computes: no forced gates, no dropout between layers, "
+                         "zero initial states")
     data, torch_part, numpy_part = _WRITERS[layer_type](trace)
     function = _FUNCTION[layer_type]
     if layer_type in _PER_SAMPLE and trace.input.ndim == 4:
         call = f"out_numpy = np.stack([{function}(sample) for sample in x])"
+    elif layer_type in (RNN, LSTM, GRU) and trace.input.ndim == 3:
+        call = (f"out_numpy = np.stack([{function}(sequence) for sequence in x])" if trace.layer.batch_first else
+                f"out_numpy = np.stack([{function}(x[:, n]) for n in range(x.shape[1])], axis=1)")
     else:
         call = f"out_numpy = {function}(x)"
     shape = f"x: {tuple(trace.input.shape)}"

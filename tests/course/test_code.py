@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 
 import layerviz as lv
 from layerviz import code
-from layerviz.layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, MaxPool2d
+from layerviz.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    MaxPool2d,
+)
 from layerviz.ui.conv import conv_explorer
 
 
@@ -63,6 +74,32 @@ def test_program_for_random_convolutions(data):
                   padding=data.draw(st.integers(0, 1)), dilation=data.draw(st.integers(1, 2)), groups=groups,
                   bias=data.draw(st.booleans()), rng=data.draw(st.integers(0, 99)))
     assert_both_equal_the_engine(conv.frames(np.random.default_rng(3).normal(size=(2, 6, 7))))
+
+
+SEQ = np.random.default_rng(4).normal(size=(5, 3))
+
+
+@pytest.mark.parametrize("trace", [
+    RNN(3, 4, rng=0).frames(SEQ),
+    RNN(3, 4, num_layers=2, nonlinearity="relu", bidirectional=True, bias=False, rng=1).frames(np.stack([SEQ, -SEQ], 1)),
+    LSTM(3, 4, num_layers=2, proj_size=2, bidirectional=True, rng=2).frames(SEQ),
+    LSTM(3, 4, batch_first=True, rng=2).frames(np.stack([SEQ, SEQ[::-1]])),
+    GRU(3, 4, num_layers=2, bidirectional=True, rng=3).frames(SEQ),
+    GRU(3, 4, bias=False, rng=3).frames(SEQ),
+], ids=repr)
+def test_program_for_recurrent_layers(trace):
+    assert_both_equal_the_engine(trace)
+
+
+@pytest.mark.parametrize("trace", [
+    LSTM(3, 4, rng=2).frames(SEQ, force={"f": 1.0}),
+    LSTM(3, 4, rng=2).frames(SEQ, (np.ones((1, 4)), np.zeros((1, 4)))),
+    RNN(3, 4, num_layers=2, dropout=0.5, rng=2).frames(SEQ),
+], ids=["forced gate", "initial state", "dropout between layers"])
+def test_no_program_where_torch_computes_something_else(trace):
+    assert not code.supports(trace)
+    with pytest.raises(ValueError, match="trace must compute what torch computes"):
+        code.program(trace)
 
 
 def test_program_states_the_layer_and_the_shapes():
