@@ -4,6 +4,10 @@ Every topic notebook starts with ``course.nav("<notebook>")`` (links back to the
 previous and next topics) and the landing notebook shows ``course.cards()``. Links are relative
 (``pooling.ipynb``), so they work in Voilà (``/voila/render/...``) and in JupyterLab alike, and the
 card pictures are inlined PNGs: nothing is fetched from the internet.
+
+Both are shown in an ``ipywidgets.HTML``: a notebook's HTML output would have every link turned into
+``target="_blank"`` by JupyterLab's renderer, and a course whose every click opens a new tab leaves a
+student with a tab, and a server with a kernel, per page visited.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import html
 import pathlib
 from dataclasses import dataclass
 
-from IPython.display import HTML
+import ipywidgets as widgets
 
 #: Where the card pictures live; ``python scripts/make_thumbnails.py`` draws them from each topic's explorer.
 THUMBNAILS = pathlib.Path(__file__).parent / "thumbnails"
@@ -100,9 +104,11 @@ def nav_html(notebook: str) -> str:
     return f'<nav class="layerviz-nav" aria-label="Course">{" · ".join(parts)}</nav>'
 
 
-def nav(notebook: str) -> HTML:
-    """Display the navigation bar of a topic page (see :func:`nav_html`)."""
-    return HTML(nav_html(notebook))
+def nav(notebook: str) -> widgets.HTML:
+    """The navigation bar of a topic page (see :func:`nav_html`), to display."""
+    bar = widgets.HTML(nav_html(notebook))
+    bar.add_class("layerviz-course-nav")
+    return bar
 
 
 def _picture(item: Topic) -> str:
@@ -138,6 +144,8 @@ def cards_html() -> str:
     return f'{_CARD_STYLE}<nav class="layerviz-cards" aria-label="Topics">{"".join(cards)}</nav>'
 
 
-def cards() -> HTML:
-    """Display the landing page's cards (see :func:`cards_html`)."""
-    return HTML(cards_html())
+def cards() -> widgets.HTML:
+    """The landing page's cards (see :func:`cards_html`), to display."""
+    deck = widgets.HTML(cards_html())
+    deck.add_class("layerviz-course-cards")
+    return deck

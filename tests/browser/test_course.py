@@ -1,0 +1,87 @@
+"""The course as a student walks it: the landing page, every card, a prediction right and wrong, the keyboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerviz.ui import course
+from layerviz.ui.conv import conv_explorer
+from tests.browser.conftest import REPO
+from tests.browser.explorer_page import EXPLORER_PLAYER, explorer_player, open_notebook
+
+ERROR_TEXT = ("Traceback", "Error", "Exception")
+
+
+@pytest.fixture
+def notebooks_url(voila_factory):
+    return f"{voila_factory(REPO / 'notebooks')}/voila/render"
+
+
+def assert_clean(page) -> None:
+    text = page.locator("body").inner_text()
+    for bad in ERROR_TEXT:
+        assert bad not in text, f"{bad!r} on {page.url}"
+    assert page.errors == []
+    assert page.external_requests == []  # nothing from the internet: the course works offline
+
+
+def test_landing_page_opens_every_topic_and_each_links_on(page, notebooks_url, open_voila, console_errors):
+    page.errors = console_errors(page)
+    open_voila(page, f"{notebooks_url}/{course.LANDING}", selector=".layerviz-cards")
+    assert "number of layers" in page.locator("body").inner_text().lower()
+    cards = page.locator(".layerviz-cards a.layerviz-card")
+    assert cards.count() == len(course.TOPICS)
+    assert_clean(page)
+    for number, topic in enumerate(course.TOPICS):
+        page.goto(f"{notebooks_url}/{course.LANDING}", wait_until="domcontentloaded")
+        card = page.locator(".layerviz-cards a.layerviz-card").nth(number)
+        assert topic.title in card.inner_text()
+        assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 100")
+        card.click()
+        page.wait_for_selector(f"{EXPLORER_PLAYER} canvas", state="attached", timeout=120_000)
+        assert page.url.endswith(topic.notebook)
+        nav = page.locator("nav.layerviz-nav").first
+        assert f"{number + 1}. {topic.title}" in nav.inner_text()
+        if number + 1 < len(course.TOPICS):
+            assert nav.locator("a[rel=next]").get_attribute("href") == course.TOPICS[number + 1].notebook
+        assert_clean(page)
+
+
+def test_predict_next_value_right_then_wrong(page, voila_factory, open_voila, console_errors):
+    open_notebook(page, voila_factory, open_voila, console_errors, "convolution.ipynb")
+    truth = conv_explorer().trace.output  # the explorer's first settings, computed here by the engine
+    check = page.locator(".layerviz-explorer .layerviz-predict-next")
+    answer = check.locator("input").first
+    check.scroll_into_view_if_needed()
+    assert "out[0,0,1] = " in check.inner_text() and "= ?" in check.inner_text()
+
+    answer.fill(f"{truth[0, 0, 1]:.2f}")
+    answer.press("Tab")
+    check.get_by_role("button", name="Check").click()
+    feedback = check.locator(".layerviz-feedback")
+    feedback.wait_for(timeout=20_000)
+    assert "Right" in feedback.inner_text()
+    page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER)
+
+    page.wait_for_function("el => el.innerText.includes('out[0,0,2]')", arg=check.element_handle())
+    answer.fill(f"{truth[0, 0, 2] + 5:.2f}")
+    answer.press("Tab")
+    check.get_by_role("button", name="Check").click()
+    page.wait_for_function("el => el.innerText.includes('Not quite')", arg=check.element_handle(), timeout=20_000)
+    assert f"= {truth[0, 0, 2]:.2f}" in check.locator(".layerviz-feedback").inner_text()
+    assert_clean(page)
+
+
+def test_keyboard_steps_the_explorer(page, voila_factory, open_voila, console_errors):
+    open_notebook(page, voila_factory, open_voila, console_errors, "pooling.ipynb")
+    player = explorer_player(page)
+    player.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '3'", arg=EXPLORER_PLAYER)
+    page.keyboard.press("End")
+    last = str(int(player.get_attribute("data-n-frames")) - 1)
+    page.wait_for_function("([sel, k]) => document.querySelector(sel).dataset.frame === k", arg=[EXPLORER_PLAYER, last])
+    page.keyboard.press("Home")
+    page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '0'", arg=EXPLORER_PLAYER)
+    assert player.locator("[aria-live]").inner_text().startswith("out[0,0,0] = ")
