@@ -36,6 +36,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+DEPLOY = REPO / "deploy"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -101,9 +102,13 @@ class VoilaServer:
         # The kernel must import this checkout of layerviz even if it is not installed.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        # Voilà finds the course's template (deploy/share/jupyter/voila/templates/layerviz) on the Jupyter path.
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(DEPLOY / "share" / "jupyter"), env.get("JUPYTER_PATH", "")) if p)
+        # The configuration the README's run command uses (deploy/voila.json), without the preheated
+        # pool: a test server starts one kernel per page it opens, not one per notebook up front.
         command = [
             sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}",
-            "--Voila.ip=127.0.0.1", "--show_tracebacks=False", *extra_args, str(self.directory),
+            f"--Voila.config_file_paths={DEPLOY}", "--preheat_kernel=False", *extra_args, str(self.directory),
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -124,6 +129,16 @@ class VoilaServer:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"Voilà did not answer within {timeout} s:\n{self.log()}")
+
+    def kernel_pids(self) -> list[int]:
+        """Process ids of the kernels this server runs (its ``ipykernel`` children)."""
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if b"ipykernel" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        pids.append(int(child))
+        return pids
 
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/voila/render/{name}"
