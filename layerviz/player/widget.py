@@ -25,7 +25,11 @@ FORMAT_VERSION = 1
 
 def _le(array, dtype: str) -> bytes:
     """Raw little-endian bytes of ``array`` as ``dtype`` (C order)."""
-    return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+    target = np.dtype(dtype)
+    if target.kind == "f":  # a huge float64 would become inf in float32: the browser shows the largest instead
+        limit = np.finfo(target).max
+        array = np.clip(array, -limit, limit)
+    return np.ascontiguousarray(array, dtype=target.newbyteorder("<")).tobytes()
 
 
 def encode_scene(scene: Scene) -> dict:

@@ -15,6 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from layerviz._format import number
+from layerviz.ui._guard import guarded
 
 #: An answer counts as right within this absolute tolerance plus this fraction of the true value:
 #: students work from the two-decimal numbers the page shows, so their rounding must not be punished.
@@ -84,7 +85,7 @@ class PredictNext:
                                         layout=widgets.Layout(width="220px"))
         self.button = widgets.Button(description="Check", tooltip="Check your prediction of the next value")
         self.feedback = widgets.HTML()
-        self.button.on_click(lambda _button: self.check())
+        self.button.on_click(explorer.guard(lambda _button: self.check()))
         self.answer.continuous_update = False
         self.widget = widgets.VBox([
             widgets.HTML("<b>Check yourself: predict the next value</b>"),
@@ -95,7 +96,7 @@ class PredictNext:
         self.widget.add_class("layerviz-check")
         self.widget.add_class("layerviz-predict-next")
         # the explorer calls refresh() itself when it shows a new trace
-        explorer.player.observe(lambda _change: self.refresh(), names="frame")
+        explorer.player.observe(explorer.guard(lambda _change: self.refresh()), names="frame")
 
     def refresh(self) -> None:
         """Ask about the first frame after the current one that computes one number."""
@@ -152,7 +153,7 @@ class PredictShape:
                                    style={"description_width": "initial"}, layout=widgets.Layout(width="260px"))
         self.button = widgets.Button(description="Check", tooltip="Check your prediction of the output shape")
         self.feedback = widgets.HTML()
-        self.button.on_click(lambda _button: self.check())
+        self.button.on_click(guarded(lambda _button: self.check(), self._show_error))
         self.widget = widgets.VBox([
             widgets.HTML(f"<b>Check yourself: predict the shape.</b> An input of shape "
                          f"<code>{self.input_shape}</code> goes through <code>{html.escape(repr(layer))}</code>. "
@@ -162,6 +163,9 @@ class PredictShape:
         ])
         self.widget.add_class("layerviz-check")
         self.widget.add_class("layerviz-predict-shape")
+
+    def _show_error(self, message: str) -> None:
+        self.feedback.value = f'<div role="alert">⚠ {html.escape(message)}</div>'
 
     def check(self) -> bool:
         """Judge ``answer.value`` and show the answer."""

@@ -51,7 +51,7 @@ class DropoutExplorer(Explorer):
         self.resample_button = widgets.Button(description="resample mask", icon="refresh",
                                               tooltip="Draw a new mask: the next seed")
         super().__init__(*args, extras={"resample": self.resample_button}, **kwargs)
-        self.resample_button.on_click(lambda _button: self.resample())
+        self.resample_button.on_click(self.guard(lambda _button: self.resample()))
 
     def resample(self) -> None:
         """Draw a new mask: move the seed on by one (the next seed, so the whole class sees the same one)."""

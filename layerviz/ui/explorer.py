@@ -12,7 +12,6 @@ The wiring is testable without a browser: set ``explorer.controls[name].value`` 
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,11 +19,11 @@ import ipywidgets as widgets
 
 from layerviz.player import Player
 from layerviz.trace import Trace
+from layerviz.ui._guard import guarded
 from layerviz.ui.checks import PredictNext
 from layerviz.ui.export import Export
 from layerviz.ui.show_code import ShowCode
 
-log = logging.getLogger("layerviz")
 
 
 class Explorer:
@@ -73,7 +72,7 @@ class Explorer:
                                     self.predict.widget, self.code.widget])
         self.widget.add_class("layerviz-explorer")
         for control in self.controls.values():
-            control.observe(self._on_change, names="value")
+            control.observe(self.guard(self._on_change), names="value")
         self.update()
 
     def values(self) -> dict[str, Any]:
@@ -82,21 +81,21 @@ class Explorer:
     def _on_change(self, _change: dict) -> None:
         self.update()
 
+    def guard(self, callback: Callable[..., Any]) -> Callable[..., None]:
+        """``callback`` made safe to hang on a widget: failures show in this explorer (see :func:`guarded`)."""
+        return guarded(callback, self.show_error)
+
     def update(self) -> None:
         """Rebuild the trace from the controls and show it, or show why it cannot be built."""
-        try:
-            trace = self._build(self.values())
-            scene = trace.scene()
-        except ValueError as error:
-            self.show_error(str(error))
-            return
-        except Exception:  # a bug must not take the page down: log it, tell the student briefly
-            log.exception("layerviz explorer failed for %r", self.values())
-            self.show_error("Something went wrong with these settings; try other values.")
-            return
+        self.guard(self._update)()
+
+    def _update(self) -> None:
+        trace = self._build(self.values())
+        scene = trace.scene()
+        summary = self._describe(trace) if self._describe else ""
         self.trace = trace
         self.error.value = ""
-        self.summary.value = self._describe(trace) if self._describe else ""
+        self.summary.value = summary
         self.player.scene = scene
         self.predict.refresh()
         self.code.refresh()

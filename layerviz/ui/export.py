@@ -50,7 +50,7 @@ class Export:
             self.buttons[".mp4"].tooltip = "MP4 needs ffmpeg, which is not installed on this server"
         for suffix, button in self.buttons.items():
             button.layout.width = "auto"
-            button.on_click(lambda _button, suffix=suffix: self.save(suffix))
+            button.on_click(explorer.guard(lambda _button, suffix=suffix: self.save(suffix)))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(
             width="200px", visibility="hidden"))
         self.link = widgets.HTML()

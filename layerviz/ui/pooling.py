@@ -229,9 +229,10 @@ def pooling_explorer(**initial: Any) -> Explorer:
         for name in POOL_CONTROLS:
             controls[name].disabled = name not in used
 
-    controls["kind"].observe(grey_out_unused, names="value")
     grey_out_unused()
     layout = [["input", "digit", "size", "upload", "channels", "seed"],
               ["kind", "kernel_size", "stride", "padding"],
               ["ceil_mode", "count_include_pad", "output_size"]]
-    return Explorer(controls, build_pooling, describe_pooling, layout)
+    explorer = Explorer(controls, build_pooling, describe_pooling, layout)
+    controls["kind"].observe(explorer.guard(grey_out_unused), names="value")
+    return explorer

@@ -22,7 +22,7 @@ class ShowCode:
         self.widget = widgets.Accordion(children=[self.text], selected_index=None)
         self.widget.set_title(0, "Show me the code: torch.nn and plain numpy loops for these settings")
         self.widget.add_class("layerviz-code")
-        self.widget.observe(lambda _change: self.refresh(), names="selected_index")
+        self.widget.observe(explorer.guard(lambda _change: self.refresh()), names="selected_index")
 
     @property
     def is_open(self) -> bool:
