@@ -5,9 +5,10 @@
 - :class:`ClassroomKernelManager`: at most ``max_kernels`` kernels; a student beyond that gets a page
   that says the class is full, instead of the server running out of memory. The idle culler leaves
   the preheated kernels that wait for the next student alone.
-- :class:`NoDelayWebsocketConnection`: the kernel websocket with Nagle's algorithm off, so that a
+- :class:`ClassroomWebsocketConnection`: the kernel websocket with Nagle's algorithm off, so that a
   changed control's small message and the new trace coming back are not held back by the TCP stack
-  waiting for an acknowledgement (jupyter_server never sets ``TCP_NODELAY`` there).
+  waiting for an acknowledgement (jupyter_server never sets ``TCP_NODELAY`` there); and errors sent
+  to the page without tracebacks, as ``allow_tracebacks=False`` asks.
 
 Only Voilà imports this module; the engine and the widgets never need it.
 """
@@ -18,10 +19,6 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Int, Unicode
-
-#: What the browser side of the widgets sends; anything else (``execute_request`` above all) is dropped
-#: by jupyter_server before it reaches the kernel, so a student cannot run code on the server.
-WIDGET_MESSAGE_TYPES = ("comm_open", "comm_msg", "comm_close", "comm_info_request", "kernel_info_request")
 
 FULL_MESSAGE = ("The class is full right now: every seat on this server is taken. "
                 "Try again in a minute, when a classmate has closed a tab.")
@@ -66,9 +63,69 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         return await super().cull_kernel_if_idle(kernel_id)
 
 
-class NoDelayWebsocketConnection(ZMQChannelsWebsocketConnection):
-    """The kernel websocket with ``TCP_NODELAY`` set on its socket."""
+#: The kernel websocket protocol browsers speak (JupyterLab's services negotiate it whenever offered).
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+#: A v1 message is an offset count, the offsets, a channel and the message parts: a handful of each.
+MAX_V1_OFFSETS = 1024
+
+
+def well_formed_v1(message: bytes) -> bool:
+    """Whether ``message`` is a v1 kernel websocket message whose offsets lie inside it.
+
+    jupyter_server reads the offset count from the message's first 8 bytes and builds a list that
+    long before looking at anything else: a hand-made message claiming 2**40 offsets would keep the
+    server busy, for every student, until it runs out of memory.
+    """
+    if not isinstance(message, bytes) or len(message) < 8:
+        return False
+    count = int.from_bytes(message[:8], "little")
+    if not 2 <= count <= MAX_V1_OFFSETS or 8 * (count + 1) > len(message):
+        return False
+    offsets = [int.from_bytes(message[8 * (i + 1): 8 * (i + 2)], "little") for i in range(count)]
+    return all(a <= b for a, b in zip(offsets, offsets[1:])) and offsets[-1] <= len(message)
+
+
+class ClassroomWebsocketConnection(ZMQChannelsWebsocketConnection):
+    """The kernel websocket as a class needs it.
+
+    - The v1 protocol only, and only well-formed v1 messages: Voilà reads the header of every binary
+      message it sends as a v1 message, so a client of the legacy protocol that makes the kernel send
+      binary buffers (any changed control: the player's scene travels as buffers) sends Voilà's server
+      into a loop over a bogus count, CPU and memory, for every student at once (seen here: 1.6 GB in
+      40 s). Browsers speak v1; a hand-made client is refused before the websocket opens.
+    - ``TCP_NODELAY`` on its socket (see the module docstring).
+    - Errors sent to the page without their traceback, working: with ``allow_tracebacks=False``,
+      jupyter_server 2 looks the replacement message up on the single kernel's manager, which has
+      no such attribute, so the error message raised ``AttributeError`` in the server and was dropped
+      (the server log filled with those tracebacks). Here the setting is read where it is defined,
+      the multi-kernel manager, and the student reads it.
+    """
+
+    async def prepare(self):
+        offered = self.websocket_handler.request.headers.get("Sec-WebSocket-Protocol", "")
+        if V1_PROTOCOL not in (p.strip() for p in offered.split(",")):
+            raise web.HTTPError(400, reason=f"the kernel websocket needs the {V1_PROTOCOL} protocol")
+        await super().prepare()
 
     def connect(self):
         self.websocket_handler.set_nodelay(True)
         return super().connect()
+
+    def handle_incoming_message(self, incoming_msg) -> None:
+        if not well_formed_v1(incoming_msg):
+            self.log.warning("dropped a malformed kernel websocket message (%d bytes)", len(incoming_msg))
+            return
+        super().handle_incoming_message(incoming_msg)
+
+    def _on_error(self, channel, msg, msg_list):
+        manager = self.multi_kernel_manager
+        if manager.allow_tracebacks or channel != "iopub":
+            return
+        msg["header"] = self.get_part("header", msg["header"], msg_list)
+        if msg["header"]["msg_type"] != "error":
+            return
+        msg["content"] = self.get_part("content", msg["content"], msg_list)
+        msg["content"].update(ename="ExecutionError", evalue="Execution error",
+                              traceback=[manager.traceback_replacement_message])
+        if self.subprotocol == "v1.kernel.websocket.jupyter.org":
+            msg_list[3] = self.session.pack(msg["content"])

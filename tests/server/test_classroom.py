@@ -14,9 +14,10 @@ import urllib.error
 import urllib.request
 import uuid
 import pytest
-from tornado.websocket import websocket_connect
+from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
+from tornado.websocket import WebSocketClosedError, websocket_connect
 
-from layerviz.classroom import FULL_MESSAGE
+from layerviz.classroom import FULL_MESSAGE, V1_PROTOCOL
 from tests.browser.conftest import REPO, VoilaServer
 
 NOTEBOOK = "dropout.ipynb"
@@ -34,27 +35,46 @@ def kernel_id(page: str) -> str:
     return re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
 
 
-def message(msg_type: str, content: dict) -> str:
+def exchange(url: str, sent: list, until: str, channel: str | None = "shell", **kwargs) -> list[dict]:
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, beside any other test's
+        return thread.submit(asyncio.run, replies_to(url, sent, until, channel=channel, **kwargs)).result()
+
+
+def channels_url(server, page: str) -> str:
+    return f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id(page)}/channels?session_id={uuid.uuid4().hex}"
+
+
+def message(msg_type: str, content: dict, channel: str = "shell") -> bytes:
+    """A kernel message in the v1 websocket protocol, as a browser sends it."""
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "student", "session": "s",
               "date": "2026-01-01T00:00:00Z", "version": "5.3"}
-    return json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                       "channel": "shell", "buffers": []})
+    parts = [json.dumps(part).encode() for part in (header, {}, {}, content)]
+    return serialize_msg_to_ws_v1(parts, channel)
 
 
-async def replies_to(url: str, sent: list[str], until: str, timeout: float = 30) -> list[dict]:
-    """Send ``sent`` on the kernel websocket; return every shell message received until one of type ``until``."""
-    connection = await websocket_connect(url)
-    for text in sent:
-        await connection.write_message(text)
+def parse(raw: bytes) -> dict:
+    channel, parts = deserialize_msg_from_ws_v1(raw)
+    return {"channel": channel, "header": json.loads(parts[0]), "content": json.loads(parts[3])}
+
+
+async def replies_to(url: str, sent: list[bytes], until: str, timeout: float = 30, channel: str | None = "shell",
+                     subprotocols=(V1_PROTOCOL,)) -> list[dict]:
+    """Send ``sent`` on the kernel websocket; return the ``channel`` messages received until a shell one of
+    type ``until`` (every channel's with ``channel=None``)."""
+    connection = await websocket_connect(url, subprotocols=list(subprotocols))
+    for data in sent:
+        await connection.write_message(data, binary=isinstance(data, bytes))
     received = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
-        msg = json.loads(raw)
-        if msg["channel"] == "shell":
+        if raw is None:
+            raise WebSocketClosedError("the server closed the kernel websocket")
+        msg = parse(raw)
+        if channel is None or msg["channel"] == channel:
             received.append(msg)
-            if msg["header"]["msg_type"] == until:
-                break
+        if msg["channel"] == "shell" and msg["header"]["msg_type"] == until:
+            break
     connection.close()
     return received
 
@@ -69,16 +89,47 @@ def test_execute_request_over_the_kernel_websocket_is_ignored(server, tmp_path):
     status, page = get(server.notebook_url(NOTEBOOK))
     assert status == 200
     marker = tmp_path / "ran"
-    url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id(page)}/channels?session_id={uuid.uuid4().hex}"
     code = f"open({str(marker)!r}, 'w').write('student code ran on the server')"
     sent = [message("execute_request", {"code": code, "silent": False}), message("comm_info_request", {})]
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, beside any other test's
-        received = thread.submit(asyncio.run, replies_to(url, sent, until="comm_info_reply")).result()
+    received = exchange(channels_url(server, page), sent, until="comm_info_reply")
     types = [m["header"]["msg_type"] for m in received]
     assert types == ["comm_info_reply"]  # the widget channel works; no execute_reply ever comes
     time.sleep(1)
     assert not marker.exists()
     assert 'Received message of type "execute_request", which is not allowed' in server.log()
+
+
+def test_hand_made_widget_messages_with_bad_values_reach_no_page_as_a_traceback(server):
+    status, page = get(server.notebook_url("convolution.ipynb"))
+    assert status == 200
+    url = channels_url(server, page)
+    info = exchange(url, [message("comm_info_request", {"target_name": "jupyter.widget"})], until="comm_info_reply")
+    comms = sorted(info[-1]["content"]["comms"])  # every widget of the page: each control, button, player
+    assert len(comms) > 20
+    bad_states = [{"value": "seven"}, {"value": 10**30}, {"value": None}, {"children": "x"}, {"index": -5}]
+    sent = [message("comm_msg", {"comm_id": comm, "data": {"method": "update", "state": state, "buffer_paths": []}})
+            for comm in comms for state in bad_states]
+    received = exchange(url, [*sent, message("kernel_info_request", {})],
+                        until="kernel_info_reply", channel=None)
+    assert received[-1]["header"]["msg_type"] == "kernel_info_reply"  # the kernel is alive and answering
+    errors = [msg["content"] for msg in received if msg["header"]["msg_type"] == "error"]
+    assert errors, "the bad values did reach the widgets (the kernel reported errors)"
+    for content in errors:
+        assert content["traceback"] == ["Something went wrong on the server; reload the page."]
+    for msg in received:
+        assert "Traceback" not in json.dumps(msg["content"]) and "File \"" not in json.dumps(msg["content"])
+    assert "AttributeError" not in server.log()
+
+
+def test_a_client_of_the_legacy_protocol_is_refused_and_the_class_goes_on(server):
+    status, page = get(server.notebook_url(NOTEBOOK))
+    url = channels_url(server, page)
+    with pytest.raises(Exception, match="400"):
+        exchange(url, [json.dumps({"header": {}, "channel": "shell"})], until="kernel_info_reply", subprotocols=())
+    malformed = (2**40).to_bytes(8, "little") + b"shell"  # claims 2**40 offsets
+    received = exchange(url, [malformed, message("kernel_info_request", {})], until="kernel_info_reply")
+    assert received[-1]["header"]["msg_type"] == "kernel_info_reply"
+    assert "dropped a malformed kernel websocket message" in server.log()
 
 
 @pytest.mark.parametrize("path", [
