@@ -30,11 +30,12 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
-from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, Grid, Network, Scene
+from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, HIGHLIGHT_DASHES, Grid, Network, Scene
 
 __all__ = ["SceneFigure", "animate", "draw_frame", "save"]
 
@@ -374,6 +375,14 @@ class SceneFigure:
                                 va="top", fontsize=place.size(_CAPTION_FONT), color=_TEXT,
                                 linespacing=_LINE_SPACING)
 
+        roles = list(dict.fromkeys(h.role for h in scene.highlights))
+        if roles:  # the key: each role's colour, line pattern and name, never the colour alone
+            handles = [Line2D([], [], color=HIGHLIGHT_COLORS.get(role, HIGHLIGHT_COLORS["window"]),
+                              linestyle=(0, HIGHLIGHT_DASHES.get(role, ())) if HIGHLIGHT_DASHES.get(role) else "solid",
+                              linewidth=place.size(2)) for role in roles]
+            fig.legend(handles, roles, loc="upper left", bbox_to_anchor=place.point(_MARGIN, top), frameon=False,
+                       ncol=1, fontsize=place.size(8), handlelength=3.2, borderaxespad=0, labelspacing=0.2)
+
         by_name = {view.grid.name: view for view in self._views}
         self._highlight_views = [by_name[h.panel] for h in scene.highlights]
         self.highlights = []
@@ -382,8 +391,10 @@ class SceneFigure:
             linewidth = place.size(float(np.clip(view.cell * 72 / 11, 0.75, 3.0)))
             rects = []
             for _ in range(len(highlight.stencil)):
+                dash = HIGHLIGHT_DASHES.get(highlight.role, ())
                 rect = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=color, linewidth=linewidth,
-                                 joinstyle="miter", zorder=4, clip_on=False, visible=False)
+                                 linestyle=(0, dash) if dash else "solid", joinstyle="miter", zorder=4,
+                                 clip_on=False, visible=False)
                 view.axes[0].add_patch(rect)
                 rects.append(rect)
             self.highlights.append(rects)

@@ -43,6 +43,16 @@ HIGHLIGHT_COLORS = {
     "stat": "#56B4E9",  # sky blue: a statistic being computed or used (mean, variance)
 }
 
+#: Highlight roles and their line patterns (dash, gap, ... in CSS pixels; empty: solid), so that no role
+#: is told from another by colour alone: the legend shows each role's colour, pattern and name.
+HIGHLIGHT_DASHES = {
+    "window": (6, 3),  # dashed
+    "kernel": (),  # solid
+    "output": (),  # solid, and black: told from the kernel by its lightness
+    "max": (2, 2),  # dotted
+    "stat": (8, 3, 2, 3),  # dash-dot
+}
+
 
 def colormap_lut(n: int = 256) -> np.ndarray:
     """Return the scene colormap as an ``(n, 3)`` uint8 lookup table (low to high)."""

@@ -97,7 +97,7 @@ function decodeScene(raw) {
     const stencil = typed(h.stencil, Int32Array) || new Int32Array(0);
     return {
       panel: byName.get(h.panel) || panels[h.panel_index],
-      role: h.role, color: h.color || "#000",
+      role: h.role, color: h.color || "#000", dash: Array.isArray(h.dash) ? h.dash : [],
       origin: typed(h.origin, Int32Array) || new Int32Array(0),
       stencil, m: Math.floor(stencil.length / 3),
     };
@@ -808,7 +808,9 @@ export default {
         item((sx, sy) => {
           ctx.strokeStyle = h.color;
           ctx.lineWidth = d(2.5);
+          ctx.setLineDash(h.dash.map((v) => v * dpr));
           ctx.strokeRect(sx, sy, sw, sw);
+          ctx.setLineDash([]);
         }, h.role);
       });
       if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) {
@@ -879,7 +881,9 @@ export default {
         ctx.stroke();
         ctx.strokeStyle = h.color;
         ctx.lineWidth = lw;
+        ctx.setLineDash(h.dash.map((v) => v * dpr));
         ctx.stroke();
+        ctx.setLineDash([]);
       });
       N.forEach((st) => drawNetwork(st, k));
       needRedraw = false;

@@ -15,7 +15,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from layerviz.scene import HIGHLIGHT_COLORS, Scene
+from layerviz.scene import HIGHLIGHT_COLORS, HIGHLIGHT_DASHES, Scene
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -74,6 +74,7 @@ def encode_scene(scene: Scene) -> dict:
                 "panel_index": names.index(hl.panel),
                 "role": hl.role,
                 "color": HIGHLIGHT_COLORS.get(hl.role, "#000000"),
+                "dash": list(HIGHLIGHT_DASHES.get(hl.role, ())),
                 "origin": _le(origin, "i4"),
                 "stencil": _le(stencil, "i4"),
                 "n_stencil": int(stencil.shape[0]),
