@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 from tests.browser.conftest import REPO, VoilaServer, new_page, open_voila
-from tests.browser.explorer_page import EXPLORER_PLAYER
+from tests.browser.explorer_page import EXPLORER_PLAYER, control_value
 
 
 def wait_for(condition, timeout: float = 30.0) -> bool:
@@ -33,3 +35,23 @@ def test_closing_or_leaving_a_page_shuts_its_kernel_down(browser):
         for page in pages:
             page.context.close()
         assert "_xsrf' argument missing" not in server.log()
+
+
+def test_a_dead_kernel_is_announced_and_a_reload_recovers(browser):
+    with VoilaServer(REPO / "notebooks") as server:
+        page = new_page(browser)
+        open_voila(page, server.notebook_url("dropout.ipynb"), selector=f"{EXPLORER_PLAYER} canvas")
+        assert page.locator(".layerviz-lost").count() == 0
+        os.kill(server.kernel_pids()[0], signal.SIGKILL)  # mid-lesson: the kernel dies
+        banner = page.locator(".layerviz-lost[role=alert]")
+        banner.wait_for(timeout=30_000)
+        assert "Reload the page" in banner.inner_text()
+        banner.get_by_role("button", name="Reload").click()
+        page.wait_for_selector(f"{EXPLORER_PLAYER} canvas", state="attached", timeout=120_000)
+        assert page.locator(".layerviz-lost").count() == 0
+        page.get_by_role("button", name="resample mask").click()  # the new kernel answers a control
+        deadline = time.monotonic() + 20
+        while control_value(page, "seed") != "1" and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert control_value(page, "seed") == "1"
+        page.context.close()
