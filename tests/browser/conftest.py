@@ -93,7 +93,7 @@ def launch_chromium(playwright):
 class VoilaServer:
     """Voilà serving ``directory`` on a free local port; ``url`` is its base URL."""
 
-    def __init__(self, directory, port: int | None = None, timeout: float = 90.0, extra_args=()):
+    def __init__(self, directory, port: int | None = None, timeout: float = 90.0, extra_args=(), preheat: bool = False):
         self.directory = Path(directory).resolve()
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -104,11 +104,11 @@ class VoilaServer:
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         # Voilà finds the course's template (deploy/share/jupyter/voila/templates/layerviz) on the Jupyter path.
         env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(DEPLOY / "share" / "jupyter"), env.get("JUPYTER_PATH", "")) if p)
-        # The configuration the README's run command uses (deploy/voila.json), without the preheated
-        # pool: a test server starts one kernel per page it opens, not one per notebook up front.
+        # The configuration the README's run command uses (deploy/voila.json), by default without the
+        # preheated pool: a test server starts one kernel per page it opens, not one per notebook up front.
         command = [
             sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}",
-            f"--Voila.config_file_paths={DEPLOY}", "--preheat_kernel=False", *extra_args, str(self.directory),
+            f"--Voila.config_file_paths={DEPLOY}", f"--preheat_kernel={preheat}", *extra_args, str(self.directory),
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
