@@ -1,0 +1,168 @@
+"""deploy/nginx.conf in front of real Voilà (deploy/voila.json), as docs/deploy.md installs it.
+
+The site file is used as shipped except for what a test must change: loopback ports instead of 80
+and 443, a self-signed certificate, and the upstream's port. Skipped without nginx or openssl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.browser.conftest import REPO, VoilaServer, free_port
+
+SITE = REPO / "deploy" / "nginx.conf"
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+TOKEN = "nginx-test-token"
+
+
+def site_for_test(http_port: int, https_port: int, upstream_port: int, cert: str, key: str) -> str:
+    """deploy/nginx.conf with loopback ports, a test certificate and Voilà's port; fails if a line moved."""
+    text = SITE.read_text()
+    replacements = [
+        ("    listen 80;\n", f"    listen 127.0.0.1:{http_port};\n"),
+        ("    listen [::]:80;\n", ""),
+        ("    listen 443 ssl;\n", f"    listen 127.0.0.1:{https_port} ssl;\n"),
+        ("    listen [::]:443 ssl;\n", ""),
+        ("/etc/letsencrypt/live/course.example.org/fullchain.pem", cert),
+        ("/etc/letsencrypt/live/course.example.org/privkey.pem", key),
+        ("server 127.0.0.1:8866;", f"server 127.0.0.1:{upstream_port};"),
+    ]
+    for old, new in replacements:
+        assert text.count(old) == 1, f"deploy/nginx.conf no longer has {old!r} once"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory):
+    """nginx with the course's site on loopback ports, in front of Voilà; yields its HTTPS base URL."""
+    executable = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if executable is None or shutil.which("openssl") is None:
+        missing = "nginx or openssl not installed (apt-get install nginx openssl)"
+        if os.environ.get("LAYERVIZ_REQUIRE_NGINX") == "1":
+            pytest.fail(f"LAYERVIZ_REQUIRE_NGINX=1 but {missing}")
+        pytest.skip(missing)
+    work = tmp_path_factory.mktemp("nginx")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    http_port, https_port = free_port(), free_port()
+    with VoilaServer(REPO / "notebooks", extra_args=[f"--token={TOKEN}"]) as voila:
+        (work / "site.conf").write_text(site_for_test(http_port, https_port, voila.port, str(cert), str(key)))
+        temp = {name: work / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        (work / "nginx.conf").write_text(f"""
+pid {work}/nginx.pid;
+events {{}}
+http {{
+    access_log {work}/access.log;
+    client_body_temp_path {temp['body']};
+    proxy_temp_path {temp['proxy']};
+    fastcgi_temp_path {temp['fastcgi']};
+    uwsgi_temp_path {temp['uwsgi']};
+    scgi_temp_path {temp['scgi']};
+    include {work}/site.conf;
+}}
+""")
+        command = [executable, "-p", str(work), "-e", str(work / "error.log"), "-c", str(work / "nginx.conf")]
+        checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+        server = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            base = f"https://127.0.0.1:{https_port}"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    get(base + "/", timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError((work / "error.log").read_text()) from None
+                    time.sleep(0.2)
+            yield {"https": base, "http": f"http://127.0.0.1:{http_port}", "work": work}
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def get(url: str, timeout: float = 120, cookies: http.cookiejar.CookieJar | None = None) -> tuple[int, str, str]:
+    """GET ``url`` (test certificate accepted, redirects not followed, ``cookies`` kept): status, Location, body."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    jar = http.cookiejar.CookieJar() if cookies is None else cookies
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), NoRedirect,
+                                         urllib.request.HTTPCookieProcessor(jar))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status, response.headers.get("Location", ""), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", ""), error.read().decode("utf-8", "replace")
+
+
+def test_plain_http_is_redirected_to_https(nginx):
+    status, location, _ = get(nginx["http"] + "/voila/render/dropout.ipynb")
+    assert status == 301
+    assert location.startswith("https://") and location.endswith("/voila/render/dropout.ipynb")
+
+
+def test_the_page_and_its_kernel_websocket_work_through_nginx(nginx):
+    jar = http.cookiejar.CookieJar()
+    status, _, page = get(nginx["https"] + f"/voila/render/dropout.ipynb?token={TOKEN}", cookies=jar)
+    assert status == 200
+    kernel = re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
+    # As a browser does: the login cookie the token left, not the token (a token skips the Origin check).
+    host = nginx["https"].removeprefix("https://")
+    url = f"wss://{host}/api/kernels/{kernel}/channels?session_id={uuid.uuid4().hex}"
+    headers = {"Origin": nginx["https"], "Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        reply = thread.submit(asyncio.run, comm_info(url, headers)).result()
+    assert reply["msg_type"] == "comm_info_reply"
+    access_log = (nginx["work"] / "access.log").read_text()
+    assert re.search(r'"GET /api/kernels/[0-9a-f-]+/channels\S* HTTP/1.1" 101 ', access_log)  # upgraded by nginx
+
+
+def test_without_the_token_the_course_is_not_served(nginx):
+    status, location, page = get(nginx["https"] + "/voila/render/dropout.ipynb")
+    assert status == 302 and "/login" in location and "kernelId" not in page
+
+
+async def comm_info(url: str, headers: dict[str, str], timeout: float = 30) -> dict:
+    """The header of the reply to a ``comm_info_request`` sent on the kernel websocket at ``url``."""
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    request = HTTPRequest(url, validate_cert=False, headers=headers)
+    connection = await websocket_connect(request, subprotocols=[V1_PROTOCOL])
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": "comm_info_request", "username": "student", "session": "s",
+              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
+    await connection.write_message(serialize_msg_to_ws_v1([json.dumps(p).encode() for p in (header, {}, {}, {})],
+                                                           "shell"), binary=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
+            assert raw is not None, "the kernel websocket was closed"
+            channel, parts = deserialize_msg_from_ws_v1(raw)
+            if channel == "shell" and json.loads(parts[1]).get("msg_id") == header["msg_id"]:
+                return json.loads(parts[0])
+    finally:
+        connection.close()
