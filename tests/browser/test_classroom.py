@@ -55,3 +55,23 @@ def test_a_dead_kernel_is_announced_and_a_reload_recovers(browser):
             page.wait_for_timeout(200)
         assert control_value(page, "seed") == "1"
         page.context.close()
+
+
+def test_a_restarted_server_is_announced_and_a_reload_recovers(browser):
+    server = VoilaServer(REPO / "notebooks")
+    try:
+        pages = [new_page(browser) for _ in range(3)]  # a few students are on the page when it restarts
+        for page in pages:
+            open_voila(page, server.notebook_url("dropout.ipynb"), selector=f"{EXPLORER_PLAYER} canvas")
+        port = server.port
+        server.stop()
+        server = VoilaServer(REPO / "notebooks", port=port)
+        for page in pages:
+            page.locator(".layerviz-lost[role=alert]").wait_for(timeout=60_000)
+        pages[0].locator(".layerviz-lost").get_by_role("button", name="Reload").click()
+        pages[0].wait_for_selector(f"{EXPLORER_PLAYER} canvas", state="attached", timeout=120_000)
+        assert pages[0].locator(".layerviz-lost").count() == 0
+        for page in pages:
+            page.context.close()
+    finally:
+        server.stop()
