@@ -7,7 +7,8 @@ voila_notebook_dir  session: the directory ``voila_server`` serves (this folder;
 voila_server        session: base URL (``http://127.0.0.1:PORT``) of Voilà serving that directory.
 voila_factory       session: ``voila_factory(directory) -> base URL``; one server per directory,
                     all stopped at the end of the session (e.g. ``voila_factory(NOTEBOOKS)``).
-browser             session: a Playwright Chromium (skips if none; fails if LAYERVIZ_REQUIRE_BROWSER=1).
+browser             session: a Playwright Chromium (skips if none; fails if LAYERVIZ_REQUIRE_BROWSER=1);
+                    defined in tests/conftest.py, so that the whole session shares one.
 page                a fresh 1280x720 page; requests to other hosts than the local server are
                     answered with an empty 200 and listed in ``page.external_requests``.
 console_errors      ``console_errors(page) -> list`` collecting console errors and page errors.
@@ -225,26 +226,6 @@ def voila_factory():
 @pytest.fixture(scope="session")
 def voila_server(voila_factory, voila_notebook_dir) -> str:
     return voila_factory(voila_notebook_dir)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    required = os.environ.get("LAYERVIZ_REQUIRE_BROWSER") == "1"
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        missing = f"playwright is not installed ({exc})"
-    if missing is None and find_chromium() is None:
-        missing = "no Chromium found (set LAYERVIZ_CHROMIUM or install chromium)"
-    if missing:
-        if required:
-            pytest.fail(f"LAYERVIZ_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

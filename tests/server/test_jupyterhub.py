@@ -32,8 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import (PLAYER_SELECTOR, REPO, find_chromium, free_port, launch_chromium, new_page,
-                                    open_voila)
+from tests.browser.conftest import (PLAYER_SELECTOR, REPO, free_port, new_page, open_voila)
 
 CONFIG = REPO / "deploy" / "jupyterhub_config.py"
 PASSWORD = "class-of-2026"
@@ -228,26 +227,19 @@ def test_the_kernel_websocket_works_through_the_hub_proxy(hub, student):
     assert reply["content"]["status"] == "ok"
 
 
-def test_the_explorer_draws_in_chromium_through_the_hub(hub, student):
+def test_the_explorer_draws_in_chromium_through_the_hub(hub, student, browser):
     """The whole page through the hub: static files, widgets' JavaScript, the kernel websocket."""
     session, _ = student
-    if find_chromium() is None:
-        if os.environ.get("LAYERVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail("LAYERVIZ_REQUIRE_BROWSER=1 but no Chromium found")
-        pytest.skip("no Chromium found (set LAYERVIZ_CHROMIUM or install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = new_page(browser)
-            page.context.add_cookies([{"name": c.name, "value": c.value, "url": hub.url + (c.path or "/")}
-                                      for c in session.cookies])
-            canvas = open_voila(page, hub.url + PAGE, PLAYER_SELECTOR, timeout=90)
-            box = canvas.bounding_box()
-            assert box and box["width"] > 100 and box["height"] > 50
-            assert urllib.parse.urlparse(page.url).path == PAGE
-        finally:
-            browser.close()
+    page = new_page(browser)
+    try:
+        page.context.add_cookies([{"name": c.name, "value": c.value, "url": hub.url + (c.path or "/")}
+                                  for c in session.cookies])
+        canvas = open_voila(page, hub.url + PAGE, PLAYER_SELECTOR, timeout=90)
+        box = canvas.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 50
+        assert urllib.parse.urlparse(page.url).path == PAGE
+    finally:
+        page.context.close()
 
 
 def test_without_login_the_page_leads_to_the_hub_login(hub, student):
