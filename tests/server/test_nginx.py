@@ -135,8 +135,11 @@ def test_the_page_and_its_kernel_websocket_work_through_nginx(nginx):
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         reply = thread.submit(asyncio.run, comm_info(url, headers)).result()
     assert reply["msg_type"] == "comm_info_reply"
-    access_log = (nginx["work"] / "access.log").read_text()
-    assert re.search(r'"GET /api/kernels/[0-9a-f-]+/channels\S* HTTP/1.1" 101 ', access_log)  # upgraded by nginx
+    upgraded = re.compile(r'"GET /api/kernels/[0-9a-f-]+/channels\S* HTTP/1.1" 101 ')
+    deadline = time.monotonic() + 10  # nginx writes a websocket's line when the connection has closed
+    while not upgraded.search((nginx["work"] / "access.log").read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert upgraded.search((nginx["work"] / "access.log").read_text())  # upgraded by nginx
 
 
 def test_without_the_token_the_course_is_not_served(nginx):
