@@ -5,20 +5,18 @@ Real Voilà on a loopback port; HTTP and the kernel websocket spoken directly, a
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import re
 import time
 import urllib.error
 import urllib.request
 import uuid
-import pytest
-from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
-from tornado.websocket import WebSocketClosedError, websocket_connect
 
-from layerviz.classroom import FULL_MESSAGE, V1_PROTOCOL
+import pytest
+
+from layerviz.classroom import FULL_MESSAGE
 from tests.browser.conftest import REPO, VoilaServer
+from tests.server.kernel_ws import exchange, message
 
 NOTEBOOK = "dropout.ipynb"
 
@@ -35,48 +33,8 @@ def kernel_id(page: str) -> str:
     return re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
 
 
-def exchange(url: str, sent: list, until: str, channel: str | None = "shell", **kwargs) -> list[dict]:
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, beside any other test's
-        return thread.submit(asyncio.run, replies_to(url, sent, until, channel=channel, **kwargs)).result()
-
-
 def channels_url(server, page: str) -> str:
     return f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id(page)}/channels?session_id={uuid.uuid4().hex}"
-
-
-def message(msg_type: str, content: dict, channel: str = "shell") -> bytes:
-    """A kernel message in the v1 websocket protocol, as a browser sends it."""
-    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "student", "session": "s",
-              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
-    parts = [json.dumps(part).encode() for part in (header, {}, {}, content)]
-    return serialize_msg_to_ws_v1(parts, channel)
-
-
-def parse(raw: bytes) -> dict:
-    channel, parts = deserialize_msg_from_ws_v1(raw)
-    return {"channel": channel, "header": json.loads(parts[0]), "content": json.loads(parts[3])}
-
-
-async def replies_to(url: str, sent: list[bytes], until: str, timeout: float = 30, channel: str | None = "shell",
-                     subprotocols=(V1_PROTOCOL,)) -> list[dict]:
-    """Send ``sent`` on the kernel websocket; return the ``channel`` messages received until a shell one of
-    type ``until`` (every channel's with ``channel=None``)."""
-    connection = await websocket_connect(url, subprotocols=list(subprotocols))
-    for data in sent:
-        await connection.write_message(data, binary=isinstance(data, bytes))
-    received = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
-        if raw is None:
-            raise WebSocketClosedError("the server closed the kernel websocket")
-        msg = parse(raw)
-        if channel is None or msg["channel"] == channel:
-            received.append(msg)
-        if msg["channel"] == "shell" and msg["header"]["msg_type"] == until:
-            break
-    connection.close()
-    return received
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -33,12 +32,12 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import (PLAYER_SELECTOR, REPO, free_port, new_page, open_voila)
+from tests.server.kernel_ws import connect, exchange, message, receive_until
 
 CONFIG = REPO / "deploy" / "jupyterhub_config.py"
 PASSWORD = "class-of-2026"
 STUDENT = "alice"
 PAGE = f"/user/{STUDENT}/voila/render/dropout.ipynb"
-V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
 def find_proxy() -> str | None:
@@ -221,8 +220,8 @@ def test_the_logged_in_student_gets_the_course_page_through_the_hub(hub, student
 def test_the_kernel_websocket_works_through_the_hub_proxy(hub, student):
     session, page = student
     url = channels_url(hub, STUDENT, page.text)
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        reply = thread.submit(asyncio.run, comm_info(url, browser_headers(hub, session))).result()
+    reply = exchange(url, [message("comm_info_request", {})], until="comm_info_reply",
+                     headers=browser_headers(hub, session))[-1]
     assert reply["header"]["msg_type"] == "comm_info_reply"
     assert reply["content"]["status"] == "ok"
 
@@ -296,47 +295,14 @@ def test_the_culler_stops_an_idle_students_server_and_spares_an_active_one(proxy
 
 async def keep_busy(url: str, headers: dict[str, str], until, timeout: float) -> int:
     """Send a widget-style request on the kernel websocket every second until ``until()``; returns the replies."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    connection = await websocket_connect(HTTPRequest(url, headers=headers), subprotocols=[V1_PROTOCOL])
+    connection = await connect(url, headers)
     replies, deadline = 0, time.monotonic() + timeout
     try:
         while not until() and time.monotonic() < deadline:
-            await request_comm_info(connection, deadline)
+            await connection.write_message(message("comm_info_request", {}), binary=True)
+            await receive_until(connection, "comm_info_reply", deadline)
             replies += 1
             await asyncio.sleep(1)
     finally:
         connection.close()
     return replies
-
-
-async def comm_info(url: str, headers: dict[str, str], timeout: float = 30) -> dict:
-    """Send a ``comm_info_request`` on the kernel websocket at ``url``; return the reply."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    connection = await websocket_connect(HTTPRequest(url, headers=headers), subprotocols=[V1_PROTOCOL])
-    try:
-        return await request_comm_info(connection, time.monotonic() + timeout)
-    finally:
-        connection.close()
-
-
-async def request_comm_info(connection, deadline: float) -> dict:
-    """A ``comm_info_request`` and its reply on an open kernel websocket, in the v1 protocol JupyterLab's
-    client speaks."""
-    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
-
-    header = {"msg_id": uuid.uuid4().hex, "msg_type": "comm_info_request", "username": STUDENT, "session": "s",
-              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
-    parts = [json.dumps(part).encode() for part in (header, {}, {}, {})]
-    await connection.write_message(serialize_msg_to_ws_v1(parts, "shell"), binary=True)
-    while True:
-        raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
-        assert raw is not None, "the server closed the kernel websocket"
-        channel, parts = deserialize_msg_from_ws_v1(raw)
-        msg = {"channel": channel, "header": json.loads(parts[0]), "parent_header": json.loads(parts[1]),
-               "content": json.loads(parts[3])}
-        if channel == "shell" and msg["parent_header"].get("msg_id") == header["msg_id"]:
-            return msg

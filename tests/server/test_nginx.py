@@ -6,10 +6,7 @@ and 443, a self-signed certificate, and the upstream's port. Skipped without ngi
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import http.cookiejar
-import json
 import os
 import re
 import shutil
@@ -23,9 +20,9 @@ import uuid
 import pytest
 
 from tests.browser.conftest import REPO, VoilaServer, free_port
+from tests.server.kernel_ws import exchange, message
 
 SITE = REPO / "deploy" / "nginx.conf"
-V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 TOKEN = "nginx-test-token"
 
 
@@ -132,9 +129,8 @@ def test_the_page_and_its_kernel_websocket_work_through_nginx(nginx):
     host = nginx["https"].removeprefix("https://")
     url = f"wss://{host}/api/kernels/{kernel}/channels?session_id={uuid.uuid4().hex}"
     headers = {"Origin": nginx["https"], "Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        reply = thread.submit(asyncio.run, comm_info(url, headers)).result()
-    assert reply["msg_type"] == "comm_info_reply"
+    reply = exchange(url, [message("comm_info_request", {})], until="comm_info_reply", headers=headers)[-1]
+    assert reply["header"]["msg_type"] == "comm_info_reply"
     upgraded = re.compile(r'"GET /api/kernels/[0-9a-f-]+/channels\S* HTTP/1.1" 101 ')
     deadline = time.monotonic() + 10  # nginx writes a websocket's line when the connection has closed
     while not upgraded.search((nginx["work"] / "access.log").read_text()) and time.monotonic() < deadline:
@@ -145,27 +141,3 @@ def test_the_page_and_its_kernel_websocket_work_through_nginx(nginx):
 def test_without_the_token_the_course_is_not_served(nginx):
     status, location, page = get(nginx["https"] + "/voila/render/dropout.ipynb")
     assert status == 302 and "/login" in location and "kernelId" not in page
-
-
-async def comm_info(url: str, headers: dict[str, str], timeout: float = 30) -> dict:
-    """The header of the reply to a ``comm_info_request`` sent on the kernel websocket at ``url``."""
-    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    request = HTTPRequest(url, validate_cert=False, headers=headers)
-    connection = await websocket_connect(request, subprotocols=[V1_PROTOCOL])
-    header = {"msg_id": uuid.uuid4().hex, "msg_type": "comm_info_request", "username": "student", "session": "s",
-              "date": "2026-01-01T00:00:00Z", "version": "5.3"}
-    await connection.write_message(serialize_msg_to_ws_v1([json.dumps(p).encode() for p in (header, {}, {}, {})],
-                                                           "shell"), binary=True)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
-            assert raw is not None, "the kernel websocket was closed"
-            channel, parts = deserialize_msg_from_ws_v1(raw)
-            if channel == "shell" and json.loads(parts[1]).get("msg_id") == header["msg_id"]:
-                return json.loads(parts[0])
-    finally:
-        connection.close()
