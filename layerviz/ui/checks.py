@@ -34,7 +34,8 @@ class Question(NamedTuple):
 def question(frame: Any) -> Question | None:
     """The frame's narration with its result hidden (``"out[0,0,1] = 1.00×0.50 + … = ?"``) and the number to predict.
 
-    A frame whose result is one number asks for it; one whose result is a vector written out in full
+    A frame whose result is one number asks for it (a frame of several steps shows only the first
+    step's arithmetic, since the later steps repeat its result); one whose result is a vector written out in full
     (``"h[0] = tanh([…]) = [0.05, 0.14]"``) asks for its first entry. None when the frame does not end by
     computing numbers it shows (a mask drawn, a vector cut short with "…").
     """
@@ -52,6 +53,13 @@ def question(frame: Any) -> Question | None:
         answer, ask = float(values[0]), "What is its first entry?"
     if not narration.endswith(" = " + shown):
         return None
+    steps = narration.split("; ")
+    if len(steps) > 1:
+        # "z = 0.50×1.00 + … = 0.54; a = relu(0.54) = 0.54": the later steps repeat the earlier results,
+        # so show the first step's arithmetic without its result and ask for the last step's
+        first_arithmetic = steps[0].rpartition(" = ")[0]
+        last_label = steps[-1].partition(" = ")[0]
+        return Question(f"{first_arithmetic}; {last_label} = ?", answer, ask)
     return Question(narration[: -len(shown)] + "?", answer, ask)
 
 

@@ -33,6 +33,15 @@ def test_a_vector_result_asks_for_its_first_entry():
     assert answer == pytest.approx(np.tanh(0.5)) and ask == "What is its first entry?"
 
 
+def test_a_frame_of_two_steps_asks_for_the_last_without_giving_it_away():
+    dense = lv.Dense(2, 1, bias=False)
+    dense.weight = [[1.0, 1.0]]
+    frame = dense.frames(np.array([1.0, 0.5]))[0]  # z = 1·1 + 1·0.5 = 1.5, a = relu(1.5) = 1.5
+    text, answer, _ = question(frame)
+    assert text == "z[0] = 1.00×1.00 + 1.00×0.50; a[0] = ?"
+    assert answer == 1.5 and "1.50" not in text
+
+
 def test_frames_without_one_number_ask_nothing():
     mask_frame = lv.Dropout(0.5, rng=0).frames(np.ones((2, 2)))[0]
     assert mask_frame.narration.endswith(("kept (1)", "dropped (0)"))
