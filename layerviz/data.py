@@ -7,7 +7,9 @@ Every function returns a float64 array ``(C, size, size)`` with values in ``[0, 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
+from pathlib import Path
 
 import numpy as np
 
@@ -19,21 +21,43 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 25_000_000
 
 
-@functools.lru_cache(maxsize=64)
-def _render_digit(digit: int, size: int) -> np.ndarray:
-    """Draw ``digit`` with matplotlib's bundled DejaVu Sans, white on black, as ``(size, size)``."""
+#: Digits of these sizes (the explorers' range) are stored pre-rendered in ``assets/digits.npz`` by
+#: ``scripts/make_assets.py``: drawing them needs matplotlib's font rendering, ~30 MB in every kernel.
+STORED_DIGIT_SIZES = range(2, 33)
+_DIGITS_FILE = Path(__file__).parent / "assets" / "digits.npz"
+_OVERSAMPLE = 8
+
+
+def render_digit_ink(digit: int, size: int) -> np.ndarray:
+    """Draw ``digit`` with matplotlib's bundled DejaVu Sans Bold, white on black, ``size * 8`` pixels a side.
+
+    Returns the ink of each output pixel, ``(size, size)`` uint16: the sum of its 8x8 block of 8-bit
+    grey levels (0 to 64 * 255).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    oversample = 8
-    fig = Figure(figsize=(1, 1), dpi=size * oversample)
+    fig = Figure(figsize=(1, 1), dpi=size * _OVERSAMPLE)
     fig.patch.set_facecolor("black")
     fig.text(0.5, 0.47, str(digit), color="white", fontsize=58, ha="center", va="center",
              family="DejaVu Sans", weight="bold")
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    grey = np.asarray(canvas.buffer_rgba(), dtype=np.float64)[..., 0] / 255.0
-    digit_image = grey.reshape(size, oversample, size, oversample).mean(axis=(1, 3))
+    grey = np.asarray(canvas.buffer_rgba())[..., 0].astype(np.uint16)
+    return grey.reshape(size, _OVERSAMPLE, size, _OVERSAMPLE).sum(axis=(1, 3), dtype=np.uint16)
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_digit_ink() -> dict[int, np.ndarray]:
+    with np.load(_DIGITS_FILE) as stored:
+        return {size: stored[f"size{size}"] for size in STORED_DIGIT_SIZES}
+
+
+@functools.lru_cache(maxsize=64)
+def _render_digit(digit: int, size: int) -> np.ndarray:
+    """``digit`` white on black as ``(size, size)`` in [0, 1]: each pixel the mean of its 8x8 block."""
+    ink = _stored_digit_ink()[size][digit] if size in STORED_DIGIT_SIZES else render_digit_ink(digit, size)
+    digit_image = ink / (255.0 * _OVERSAMPLE**2)
     digit_image.flags.writeable = False
     return digit_image
 
@@ -68,15 +92,20 @@ def _channels_from_rgb(rgb: np.ndarray, channels: int) -> np.ndarray:
     return np.moveaxis(rgb, -1, 0)[:channels]
 
 
+def _matplotlib_sample(name: str) -> Path:
+    """The path of one of matplotlib's sample files, found without importing matplotlib (~15 MB)."""
+    spec = importlib.util.find_spec("matplotlib")
+    return Path(spec.submodule_search_locations[0]) / "mpl-data" / "sample_data" / name
+
+
 def photo(size: int = 12, channels: int = 1) -> np.ndarray:
     """Grace Hopper's face, from matplotlib's sample ``grace_hopper.jpg``, ``(channels, size, size)``."""
-    from matplotlib import cbook
     from PIL import Image
 
     size = _checks.positive_int("size", size, 2)
     channels = _checks.positive_int("channels", channels)
-    with cbook.get_sample_data("grace_hopper.jpg") as file:
-        image = np.asarray(Image.open(file).convert("RGB"))
+    with Image.open(_matplotlib_sample("grace_hopper.jpg")) as file:
+        image = np.asarray(file.convert("RGB"))
     face = image[40:340, 90:390]  # the face, not the uniform
     return _channels_from_rgb(_resize_square(face, size), channels)
 

@@ -37,7 +37,7 @@ from matplotlib.textpath import TextToPath
 
 from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, HIGHLIGHT_DASHES, Grid, Network, Scene
 
-__all__ = ["SceneFigure", "animate", "draw_frame", "save"]
+__all__ = ["PngFigure", "SceneFigure", "animate", "draw_frame", "save"]
 
 #: Numbers are printed in the cells of slices at most this many cells high and wide.
 MAX_CELLS_FOR_NUMBERS = 12
@@ -620,6 +620,19 @@ class _NetworkView:
         else:
             self.ring.set_visible(False)
             self.lit_lines.set_segments([])
+
+
+class PngFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG in a notebook (no pyplot needed)."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        buffer = io.BytesIO()
+        FigureCanvasAgg(self).print_png(buffer)
+        return buffer.getvalue()
 
 
 def draw_frame(scene: Scene, k: int, fig: Figure | None = None) -> Figure:

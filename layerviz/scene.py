@@ -25,8 +25,10 @@ their grid are not drawn: a layer hides a highlight on a frame by moving its ori
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -54,12 +56,32 @@ HIGHLIGHT_DASHES = {
 }
 
 
-def colormap_lut(n: int = 256) -> np.ndarray:
-    """Return the scene colormap as an ``(n, 3)`` uint8 lookup table (low to high)."""
-    from matplotlib import colormaps  # matplotlib is a runtime dependency; the lookup is tiny
+_COLORMAP_FILE = Path(__file__).parent / "assets" / "colormap_lut.npy"
 
-    rgba = colormaps[CMAP_NAME](np.linspace(0.0, 1.0, n))
+
+def matplotlib_colormap_lut() -> np.ndarray:
+    """The scene colormap as matplotlib defines it, ``(256, 3)`` uint8 (what ``colormap_lut.npy`` holds)."""
+    from matplotlib import colormaps
+
+    rgba = colormaps[CMAP_NAME](np.linspace(0.0, 1.0, 256))
     return np.round(rgba[:, :3] * 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_lut() -> np.ndarray:
+    lut = np.load(_COLORMAP_FILE)
+    lut.flags.writeable = False
+    return lut
+
+
+def colormap_lut(n: int = 256) -> np.ndarray:
+    """Return the scene colormap as an ``(n, 3)`` uint8 lookup table (low to high).
+
+    It samples the stored 256 colours as matplotlib samples its own: ``x`` in [0, 1] picks colour
+    ``min(floor(256 x), 255)``; importing matplotlib would cost every kernel ~15 MB.
+    """
+    index = np.minimum((np.linspace(0.0, 1.0, n) * 256).astype(int), 255)
+    return _stored_lut()[index]
 
 
 @dataclass(frozen=True, eq=False)

@@ -152,13 +152,15 @@ def decision_regions(model: Sequential, points: np.ndarray, labels: np.ndarray, 
     """
     from matplotlib.colors import ListedColormap
 
+    from layerviz.mpl import PngFigure
+
     points = _checks.finite_array("points", points, (2,), "(n, 2)")
     (x0, y0), (x1, y1) = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     probs = model(np.column_stack([gx.ravel(), gy.ravel()]))
     classes = probs.argmax(axis=1).reshape(gx.shape)
     colors = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7"]  # Okabe-Ito: readable under colour blindness
-    fig = _png_figure_class()(figsize=(5.2, 4.2), dpi=100, facecolor="white")
+    fig = PngFigure(figsize=(5.2, 4.2), dpi=100, facecolor="white")
     ax = fig.add_subplot()
     ax.contourf(gx, gy, classes, levels=np.arange(probs.shape[1] + 1) - 0.5, cmap=ListedColormap(colors[: probs.shape[1]]),
                 alpha=0.35)
@@ -175,24 +177,6 @@ def decision_regions(model: Sequential, points: np.ndarray, labels: np.ndarray, 
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
-
-
-@functools.lru_cache(maxsize=1)
-def _png_figure_class() -> type:
-    """A matplotlib Figure that shows itself as a PNG in a notebook, without pyplot."""
-    from matplotlib.figure import Figure
-
-    class PngFigure(Figure):
-        def _repr_png_(self) -> bytes:
-            import io
-
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-            buffer = io.BytesIO()
-            FigureCanvasAgg(self).print_png(buffer)
-            return buffer.getvalue()
-
-    return PngFigure
 
 
 @functools.lru_cache(maxsize=1)

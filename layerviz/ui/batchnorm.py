@@ -8,11 +8,10 @@ and after normalization) and :func:`refusal` (the message a layer gives for an i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
 
 from layerviz import data
 from layerviz.layers.batchnorm import (
@@ -22,6 +21,9 @@ from layerviz.layers.batchnorm import (
     _BatchNorm,
 )
 from layerviz.ui.explorer import Explorer
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn: a kernel that draws none saves ~30 MB
+    from layerviz.mpl import PngFigure
 
 LAYERS = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d}
 INPUTS = ("random", "digits")
@@ -207,19 +209,6 @@ def batchnorm_explorer(**initial: Any) -> Explorer:
 # -- notebook helpers ----------------------------------------------------------------------------
 
 
-class PngFigure(Figure):
-    """A matplotlib Figure that shows itself as a PNG in a notebook (no pyplot needed)."""
-
-    def _repr_png_(self) -> bytes:
-        import io
-
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        buffer = io.BytesIO()
-        FigureCanvasAgg(self).print_png(buffer)
-        return buffer.getvalue()
-
-
 def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> PngFigure:
     """Histograms of each channel's values before (the input) and after (the output) normalization.
 
@@ -243,6 +232,8 @@ def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> PngFigure:
     after = np.moveaxis(out, 1, 0).reshape(channels, -1)
     low, high = min(before.min(), after.min()), max(before.max(), after.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    from layerviz.mpl import PngFigure
+
     fig = PngFigure(figsize=(9, 3.2), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, values, title in ((axes[0], before, "before (input x)"), (axes[1], after, "after (output)")):

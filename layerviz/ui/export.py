@@ -10,13 +10,11 @@ import base64
 import html
 import logging
 import os
+import shutil
 import tempfile
 from typing import Any
 
 import ipywidgets as widgets
-from matplotlib import animation
-
-from layerviz import mpl
 
 log = logging.getLogger("layerviz")
 
@@ -27,7 +25,8 @@ _MIME = {".gif": "image/gif", ".mp4": "video/mp4", ".png": "image/png"}
 
 
 def ffmpeg_available() -> bool:
-    return animation.writers.is_available("ffmpeg")
+    """Whether ffmpeg is on the PATH (what matplotlib's MP4 writer runs), without importing matplotlib."""
+    return shutil.which("ffmpeg") is not None
 
 
 class Export:
@@ -84,6 +83,8 @@ class Export:
         self.progress.value, self.progress.layout.visibility = 0, "visible"
         self.link.value = f"drawing {len(frames)} frame{'s' if len(frames) != 1 else ''}…"
         try:
+            from layerviz import mpl  # imported on the first export: a kernel that never exports skips matplotlib
+
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, name)
                 mpl.save(trace.scene(), path, frames=list(frames), progress=self._on_progress)

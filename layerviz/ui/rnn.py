@@ -8,7 +8,7 @@ and :func:`rnn_vs_lstm_figure` (the same input through an RNN and an LSTM).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -17,8 +17,10 @@ from layerviz import _checks
 from layerviz.layers import LSTM, RNN
 from layerviz.layers._recurrent import RecurrentTrace, input_sensitivity
 from layerviz.layers.rnn import hidden_gradient_norms
-from layerviz.ui.batchnorm import PngFigure
 from layerviz.ui.explorer import Explorer
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from layerviz.mpl import PngFigure
 
 INPUTS = ("sine", "word", "pulse", "random")
 NONLINEARITIES = ("tanh", "relu")
@@ -154,6 +156,8 @@ def hidden_heatmap(trace: RecurrentTrace, sample: int = 0) -> PngFigure:
     maps = [("h", p.h)] + ([("c", p.c)] if p.c is not None else [])
     wanted = 1.4 + len(maps) * (0.55 * trace.seq_len + 0.8)  # room for a number in every cell
     numbers = wanted <= 12 and trace.hidden_size <= 12
+    from layerviz.mpl import PngFigure
+
     fig = PngFigure(figsize=(min(12.0, wanted), 0.9 + 0.3 * n_ld * max(trace.hidden_size, 3)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_ld, len(maps), squeeze=False))
     vmax = max(float(np.abs(values[:, :, sample]).max()) for _, values in maps) or 1.0
@@ -186,6 +190,8 @@ def gradient_figure(length: int = 30, hidden_size: int = 8, scales=(0.5, 1.0, 2.
     A log scale: a straight falling line is a geometric decay.
     """
     x = sequence("random", length, 1, seed=seed)
+    from layerviz.mpl import PngFigure
+
     fig = PngFigure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.subplots()
     distance = np.arange(length)[::-1]
@@ -223,6 +229,8 @@ def rnn_vs_lstm_figure(x, hidden_size: int = 6, seed: int = 0, forget_bias: floa
     """Side by side, on the same input: ``h`` over time for each layer of :func:`rnn_vs_lstm`, and below
     how much the last output still depends on each input step, ``||∂h_T/∂x_t||`` (log scale)."""
     traces = rnn_vs_lstm(x, hidden_size, seed, forget_bias)
+    from layerviz.mpl import PngFigure
+
     fig = PngFigure(figsize=(11, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, len(traces), height_ratios=[1, 1.1])
     vmax = max(float(np.abs(t.output).max()) for t in traces.values()) or 1.0

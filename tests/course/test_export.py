@@ -9,6 +9,7 @@ import re
 import pytest
 from PIL import Image
 
+from layerviz import mpl as lv_mpl
 from layerviz.ui import export
 from layerviz.ui.conv import conv_explorer
 
@@ -58,7 +59,7 @@ def test_a_failed_drawing_is_a_message_not_a_traceback(explorer, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(export.mpl, "save", broken)
+    monkeypatch.setattr(lv_mpl, "save", broken)
     assert explorer.export.save(".gif") is None
     assert 'role="alert"' in explorer.export.link.value and "boom" not in explorer.export.link.value
     assert not explorer.export.buttons[".gif"].disabled
