@@ -3,10 +3,17 @@
     .venv/bin/python bench/bench_load.py [--students 1 10 30] [--notebook convolution.ipynb]
 
 For each class size N, twice (kernels started on demand, then a preheated pool of N kernels filled
-before the class arrives), N students open the notebook at the same moment: N - 5 as plain HTTP page
-loads (the page is sent once the notebook has run), up to 5 in headless Chromium (usable = the
-explorer's player has drawn). The Chromium students' browsers run on the server's own 2 cores, which a
-class's laptops would not: their column is the worst case. It prints p50 / p95 of the time to a usable page, the kernels' RSS, and
+before the class arrives), N students open the notebook at the same moment:
+
+- N - 5 without a browser: the page over HTTP (sent once the notebook has run), then every widget's
+  state asked of the kernel over its websocket, as the page's widget manager does before it draws;
+  usable = both arrived.
+- up to 5 in headless Chromium: usable = the explorer's player has drawn. Their browsers run on the
+  server's own 2 cores, which a class's laptops would not (one page alone draws in about 1.9 s, five at
+  once in about 7 s): their column is the worst case. They run at nice 10, so that they take the CPU
+  the server leaves rather than slow the server down as no laptop would.
+
+It prints p50 / p95 of the time to a usable page over all N, each kind's p95, the kernels' RSS, and
 the server's CPU (Voilà and every kernel) while the Chromium students play the animation and while
 they only step through it.
 
@@ -18,17 +25,24 @@ layerviz's (TCP_NODELAY), 20 times each.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
 import importlib.util
+import os
+import re
 import statistics
+import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("_layerviz_browser", REPO / "tests" / "browser" / "conftest.py")
 helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
+sys.path.insert(0, str(REPO))
+from tests.server import kernel_ws  # noqa: E402
 
 PLAYER = ".layerviz-explorer .layerviz-player[data-ready]"
 BROWSERS = 5
@@ -59,6 +73,45 @@ def http_load(url: str) -> float:
     return time.perf_counter() - t0
 
 
+async def _widget_states(channels_url: str, timeout: float) -> int:
+    """Ask the kernel for every widget's state as the page's widget manager does; return how many."""
+    connection = await kernel_ws.connect(channels_url)
+    try:
+        comm_id = uuid.uuid4().hex
+        await connection.write_message(kernel_ws.message("comm_open", {
+            "comm_id": comm_id, "target_name": "jupyter.widget.control", "data": {}},
+            metadata={"version": "1.0.0"}), binary=True)  # the widget control protocol's version
+        await connection.write_message(kernel_ws.message("comm_msg", {
+            "comm_id": comm_id, "data": {"method": "request_states"}}), binary=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
+            if raw is None:
+                raise ConnectionError("the server closed the kernel websocket")
+            msg = kernel_ws.parse(raw)
+            data = msg["content"].get("data", {})
+            if msg["header"]["msg_type"] == "comm_msg" and data.get("method") == "update_states":
+                return len(data["states"])
+    finally:
+        connection.close()
+
+
+def student_load(server, url: str) -> float:
+    """A student without a browser: the page, then every widget's state from the kernel over its websocket
+    (what the page's widget manager asks before it draws). Seconds until both arrived."""
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=600) as response:
+        page = response.read().decode()
+    found = re.search(r'kernelId": "([0-9a-f-]+)"', page)
+    if found is None:
+        raise RuntimeError(f"the page has no kernel: {page[-600:]!r}")
+    kernel_id = found.group(1)
+    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
+    if asyncio.run(_widget_states(channels, timeout=600)) == 0:
+        raise RuntimeError("the kernel sent no widget states")
+    return time.perf_counter() - t0
+
+
 def wait_for_pool(server, size: int, timeout: float = 600) -> None:
     """Wait until ``size`` kernels run and are idle (their CPU stops moving): the pool is filled."""
     deadline = time.monotonic() + timeout
@@ -71,6 +124,23 @@ def wait_for_pool(server, size: int, timeout: float = 600) -> None:
         if now - before < 0.05:
             return
         before = now
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            children += [int(child), *descendants(int(child))]
+    return children
+
+
+def yield_cpu_to_the_server(niceness: int = 10) -> None:
+    """Run this script's browsers at a lower priority: in a class they run on the students' laptops,
+    not on the server, so they should take only the CPU the server leaves."""
+    for pid in descendants(os.getpid()):
+        if b"chrom" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 def server_cpu(server) -> float:
@@ -92,14 +162,14 @@ def measure_class(browser, n: int, notebook: str, preheat: bool) -> dict:
         browser_times: list[float] = []
         with concurrent.futures.ThreadPoolExecutor(max(1, n - in_browser)) as pool:
             start = time.perf_counter()
-            loads = [pool.submit(http_load, url) for _ in range(n - in_browser)]
+            loads = [pool.submit(student_load, server, url) for _ in range(n - in_browser)]
             for page in pages:  # Playwright's sync API runs on this thread: start every navigation, then wait
                 page.goto(url, wait_until="commit", timeout=600_000)
             for page in pages:
                 page.wait_for_selector(f"{PLAYER} canvas", state="attached", timeout=600_000)
                 browser_times.append(time.perf_counter() - start)
-            http_times = [future.result() for future in loads]
-        times = browser_times + http_times
+            student_times = [future.result() for future in loads]
+        times = browser_times + student_times
         kernels = server.kernel_pids()
         rss = [rss_mb(p) for p in kernels]
         pooled = server.log_path.read_text().count("Using pre-heated kernel")
@@ -124,7 +194,7 @@ def measure_class(browser, n: int, notebook: str, preheat: bool) -> dict:
         for page in pages:
             page.context.close()
         return {"n": n, "preheat": preheat, "p50": percentile(times, 0.5), "p95": percentile(times, 0.95),
-                "browser_p95": max(browser_times), "http_p95": percentile(http_times, 0.95) if http_times else float("nan"),
+                "browser_p95": max(browser_times), "student_p95": percentile(student_times, 0.95) if student_times else float("nan"),
                 "kernels": len(kernels), "rss_median": statistics.median(rss), "rss_max": max(rss),
                 "cpu_play": cpu["play"], "cpu_step": cpu["step"], "in_browser": in_browser, "pooled": pooled}
     finally:
@@ -162,7 +232,8 @@ def main() -> int:
 
     with sync_playwright() as pw:
         browser = helpers.launch_chromium(pw)
-        print("| students | kernels | p50 usable | p95 usable | page sent (p95, HTTP) | drawn in Chromium (worst) | "
+        yield_cpu_to_the_server()  # new renderer processes inherit it from the browser's
+        print("| students | kernels | p50 usable | p95 usable | page and widgets sent (p95) | drawn in Chromium (worst) | "
               "kernel RSS (median, max) | server CPU while playing | while stepping |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for preheat in (False, True):
@@ -170,7 +241,7 @@ def main() -> int:
                 r = measure_class(browser, n, args.notebook, preheat)
                 mode = f"preheated ({r['pooled']} from the pool)" if preheat else "on demand"
                 print(f"| {r['n']} ({r['in_browser']} in Chromium) | {mode} | "
-                      f"{r['p50']:.2f} s | {r['p95']:.2f} s | {r['http_p95']:.2f} s | {r['browser_p95']:.2f} s | "
+                      f"{r['p50']:.2f} s | {r['p95']:.2f} s | {r['student_p95']:.2f} s | {r['browser_p95']:.2f} s | "
                       f"{r['rss_median']:.0f} MB, {r['rss_max']:.0f} MB | "
                       f"{100 * r['cpu_play']:.1f} % of a core | {100 * r['cpu_step']:.1f} % |", flush=True)
         if not args.skip_round_trip:

@@ -63,3 +63,9 @@ def test_a_failed_drawing_is_a_message_not_a_traceback(explorer, monkeypatch):
     assert explorer.export.save(".gif") is None
     assert 'role="alert"' in explorer.export.link.value and "boom" not in explorer.export.link.value
     assert not explorer.export.buttons[".gif"].disabled
+
+
+def test_ffmpeg_check_agrees_with_matplotlibs_writer():
+    from matplotlib import animation
+
+    assert export.ffmpeg_available() is animation.writers.is_available("ffmpeg")

@@ -15,11 +15,11 @@ from tornado.websocket import WebSocketClosedError, websocket_connect
 from layerviz.classroom import V1_PROTOCOL
 
 
-def message(msg_type: str, content: dict, channel: str = "shell") -> bytes:
+def message(msg_type: str, content: dict, channel: str = "shell", metadata: dict | None = None) -> bytes:
     """A kernel message in the v1 websocket protocol."""
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "student", "session": "s",
               "date": "2026-01-01T00:00:00Z", "version": "5.3"}
-    parts = [json.dumps(part).encode() for part in (header, {}, {}, content)]
+    parts = [json.dumps(part).encode() for part in (header, {}, metadata or {}, content)]
     return serialize_msg_to_ws_v1(parts, channel)
 
 

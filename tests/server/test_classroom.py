@@ -141,3 +141,24 @@ def test_idle_kernels_are_culled_after_the_timeout():
             time.sleep(0.5)
         assert server.kernel_pids() == []
         assert "Culling 'idle' kernel" in server.log() or "Culling" in server.log()
+
+
+def test_a_preheated_kernel_waits_uncull_and_is_replaced_after_the_fill_delay():
+    """The pool's kernel outlives the idle timeout, serves the next student, and its replacement waits
+    ``fill_delay`` (deploy/voila.json: 60 s), so that a class taking the pool does not start as many
+    kernels while it is opening its pages."""
+    pools = {"default": {"pool_size": 0}, NOTEBOOK: {"pool_size": 1}}
+    args = [f"--VoilaKernelManager.kernel_pools_config={pools}",
+            "--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1"]
+    with VoilaServer(REPO / "notebooks", extra_args=args, preheat=True) as server:
+        deadline = time.monotonic() + 60
+        while "is filled with 1 kernel" not in server.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        (standby,) = server.kernel_pids()
+        time.sleep(4)  # twice the idle timeout: the culler leaves the waiting kernel alone
+        assert server.kernel_pids() == [standby]
+        status, page = get(server.notebook_url(NOTEBOOK))
+        assert status == 200 and "kernelId" in page and "Traceback" not in page
+        assert "Using pre-heated kernel" in server.log_path.read_text()
+        time.sleep(4)  # Voilà's own fill_delay (1 s) would have started the replacement by now
+        assert server.log_path.read_text().count("Kernel started") == 1
