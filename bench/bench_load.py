@@ -61,6 +61,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def uss_mb(pid: int) -> float:
+    """Memory only this process holds (private pages): what one more kernel costs the server; RSS also
+    counts the shared libraries every kernel maps once between them."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    return sum(int(fields[name].split()[0]) for name in ("Private_Clean", "Private_Dirty")) / 1024
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]

@@ -198,7 +198,9 @@ function cellSizes(panels, ncols, maxW, opW) {
 
 // Layout: cell sizes and positions, all in device pixels. Slices are stacked vertically;
 // a panel whose stack would force tiny cells is wrapped into a few columns of slices.
-function layoutScene(scene, cssWidth, dpr) {
+// titleWidth(text) is a panel title's width in CSS px: a narrow panel (Flatten's one column)
+// gets a slot as wide as its title, its grid centred in it.
+function layoutScene(scene, cssWidth, dpr, titleWidth = () => 0) {
   const panels = scene.panels;
   const maxW = Math.max(240, Math.min(MAX_W, cssWidth));
   const opW = panels.map((p, i) => (p.op ? OP_W : i === 0 ? 0 : GAP_W));
@@ -234,8 +236,9 @@ function layoutScene(scene, cssWidth, dpr) {
       L.ops.push({ x: x + d(opW[i]) / 2, text: p.op });
       x += d(opW[i]);
     }
-    L.panels.push({ x, y: 0, w, h, css, cd, g, labelD, gapD, colGapD, mD, rows, ncol });
-    x += w;
+    const slot = Math.max(w, d(titleWidth(p.title || "") + 8));
+    L.panels.push({ x: x + Math.round((slot - w) / 2), y: 0, w, h, slot, css, cd, g, labelD, gapD, colGapD, mD, rows, ncol });
+    x += slot;
     maxH = Math.max(maxH, h);
   });
   const top = panels.length ? d(PAD + TITLE_H) : d(PAD);
@@ -514,7 +517,10 @@ export default {
         root.dataset.ready = "1";
         return;
       }
-      L = layoutScene(scene, layoutWidth - 2, dpr);
+      L = layoutScene(scene, layoutWidth - 2, dpr, (text) => {
+        ctx.font = `600 14px ${FONT}`; // the titles' font (drawStatic), in CSS px
+        return ctx.measureText(text).width;
+      });
       canvas.width = L.width;
       canvas.height = L.height;
       canvas.style.width = `${L.width / dpr}px`;
@@ -747,7 +753,7 @@ export default {
       ctx.textBaseline = "alphabetic";
       P.forEach((st) => {
         const R = st.R;
-        ctx.fillText(fitText(ctx, st.p.title, R.w + Math.round(OP_W * dpr)), R.x + R.w / 2, R.y - Math.round(8 * dpr));
+        ctx.fillText(fitText(ctx, st.p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
       });
       // operators
       ctx.font = `${Math.round(30 * dpr)}px ${FONT}`;
