@@ -29,7 +29,6 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import os
-import re
 import statistics
 import sys
 import time
@@ -109,11 +108,7 @@ def student_load(server, url: str) -> float:
     t0 = time.perf_counter()
     with urllib.request.urlopen(url, timeout=600) as response:
         page = response.read().decode()
-    found = re.search(r'kernelId": "([0-9a-f-]+)"', page)
-    if found is None:
-        raise RuntimeError(f"the page has no kernel: {page[-600:]!r}")
-    kernel_id = found.group(1)
-    channels = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
+    channels = kernel_ws.channels_url(f"ws://127.0.0.1:{server.port}", page)
     if asyncio.run(_widget_states(channels, timeout=600)) == 0:
         raise RuntimeError("the kernel sent no widget states")
     return time.perf_counter() - t0
@@ -133,21 +128,11 @@ def wait_for_pool(server, size: int, timeout: float = 600) -> None:
         before = now
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            children += [int(child), *descendants(int(child))]
-    return children
-
-
 def yield_cpu_to_the_server(niceness: int = 10) -> None:
     """Run this script's browsers at a lower priority: in a class they run on the students' laptops,
     not on the server, so they should take only the CPU the server leaves."""
-    for pid in descendants(os.getpid()):
-        if b"chrom" in Path(f"/proc/{pid}/cmdline").read_bytes():
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    for pid in helpers.children(os.getpid(), b"chrom", recursive=True):
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 def server_cpu(server) -> float:

@@ -23,10 +23,11 @@ from layerviz.layers import (
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
+    Dense,
     Dropout,
+    Linear,
     MaxPool2d,
 )
-from layerviz.layers import Dense, Linear
 
 
 def literal(name: str, array: np.ndarray) -> str:

@@ -91,6 +91,19 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
 
 
+def children(pid: int, command: bytes = b"", recursive: bool = False) -> list[int]:
+    """The processes ``pid`` started (all below it if ``recursive``) whose command line holds ``command``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            with contextlib.suppress(OSError):
+                if command in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+                if recursive:
+                    found += children(child, command, recursive)
+    return found
+
+
 class VoilaServer:
     """Voilà serving ``directory`` on a free local port; ``url`` is its base URL."""
 
@@ -133,13 +146,7 @@ class VoilaServer:
 
     def kernel_pids(self) -> list[int]:
         """Process ids of the kernels this server runs (its ``ipykernel`` children)."""
-        pids = []
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                with contextlib.suppress(OSError):
-                    if b"ipykernel" in Path(f"/proc/{child}/cmdline").read_bytes():
-                        pids.append(int(child))
-        return pids
+        return children(self.process.pid, b"ipykernel")
 
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/voila/render/{name}"

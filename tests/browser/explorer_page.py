@@ -51,3 +51,24 @@ def canvas_ink(page, selector: str) -> int:
                    if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++;
                  return n; }"""
     )
+
+
+def assert_page_text(page, shown=(), hidden=()) -> str:
+    """The page reads every ``shown`` string and none of ``hidden`` (the notebook's code), shows no
+    traceback or error, and the browser logged no error. Returns the page's text."""
+    text = page.locator("body").inner_text()
+    for wanted in shown:
+        assert wanted in text
+    for bad in ("Traceback", "Error", *hidden):
+        assert bad not in text, f"{bad!r} on {page.url}"
+    assert page.errors == []
+    return text
+
+
+def setting_alert(page, label: str, value: str):
+    """Set the control ``label`` to a bad ``value``; the explorer's alert, once shown (the page has no traceback)."""
+    set_control(page, label, value)
+    alert = page.locator(".layerviz-explorer [role=alert]")
+    alert.wait_for(timeout=20_000)
+    assert "Traceback" not in page.locator("body").inner_text()
+    return alert

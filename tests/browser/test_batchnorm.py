@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser.explorer_page import (
     EXPLORER_PLAYER,
+    assert_page_text,
     canvas_ink,
     explorer_player,
     open_notebook,
@@ -20,14 +21,12 @@ def batchnorm_page(page, voila_factory, open_voila, console_errors):
 
 
 def test_page_shows_the_worked_example_and_no_code_or_error(batchnorm_page):
-    text = batchnorm_page.locator("body").inner_text()
-    assert "Batch normalization" in text
-    assert "mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50" in text
-    assert "running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25" in text
-    assert "Expected more than 1 value per channel when training, got input size (1, 3)" in text
-    for bad in ("Traceback", "Error", "bn = BatchNorm1d(", "import numpy"):
-        assert bad not in text
-    assert batchnorm_page.errors == []
+    assert_page_text(batchnorm_page, shown=(
+        "Batch normalization",
+        "mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50",
+        "running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25",
+        "Expected more than 1 value per channel when training, got input size (1, 3)",
+    ), hidden=("bn = BatchNorm1d(", "import numpy",))
     # the two histogram figures are drawn
     sizes = batchnorm_page.locator(".jp-OutputArea-output img").evaluate_all(
         "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")

@@ -7,10 +7,7 @@ import pytest
 from layerviz.ui import course
 from layerviz.ui.conv import conv_explorer
 from tests.browser.conftest import REPO
-from tests.browser.explorer_page import EXPLORER_PLAYER, explorer_player, open_notebook
-
-ERROR_TEXT = ("Traceback", "Error", "Exception")
-
+from tests.browser.explorer_page import EXPLORER_PLAYER, assert_page_text, explorer_player, open_notebook
 
 @pytest.fixture
 def notebooks_url(voila_factory):
@@ -18,10 +15,7 @@ def notebooks_url(voila_factory):
 
 
 def assert_clean(page) -> None:
-    text = page.locator("body").inner_text()
-    for bad in ERROR_TEXT:
-        assert bad not in text, f"{bad!r} on {page.url}"
-    assert page.errors == []
+    assert_page_text(page, hidden=("Exception",))
     assert page.external_requests == []  # nothing from the internet: the course works offline
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import re
 import time
 import uuid
 
@@ -13,6 +14,14 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
 from layerviz.classroom import V1_PROTOCOL
+
+
+def channels_url(base: str, page: str) -> str:
+    """The kernel websocket of a Voilà page (``page``: its HTML) under ``base`` (``ws://host:port[/prefix]``)."""
+    kernel = re.search(r'kernelId": "([0-9a-f-]+)"', page)
+    if kernel is None:
+        raise ValueError(f"the page has no kernel: {page[-600:]!r}")
+    return f"{base}/api/kernels/{kernel.group(1)}/channels?session_id={uuid.uuid4().hex}"
 
 
 def message(msg_type: str, content: dict, channel: str = "shell", metadata: dict | None = None) -> bytes:

@@ -6,17 +6,15 @@ Real Voilà on a loopback port; HTTP and the kernel websocket spoken directly, a
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
 from layerviz.classroom import FULL_MESSAGE
 from tests.browser.conftest import REPO, VoilaServer
-from tests.server.kernel_ws import exchange, message
+from tests.server.kernel_ws import channels_url, exchange, message
 
 NOTEBOOK = "dropout.ipynb"
 
@@ -29,12 +27,8 @@ def get(url: str, timeout: float = 120) -> tuple[int, str]:
         return error.code, error.read().decode("utf-8", "replace")
 
 
-def kernel_id(page: str) -> str:
-    return re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
-
-
-def channels_url(server, page: str) -> str:
-    return f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id(page)}/channels?session_id={uuid.uuid4().hex}"
+def kernel_channels(server, page: str) -> str:
+    return channels_url(f"ws://127.0.0.1:{server.port}", page)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def test_execute_request_over_the_kernel_websocket_is_ignored(server, tmp_path):
     marker = tmp_path / "ran"
     code = f"open({str(marker)!r}, 'w').write('student code ran on the server')"
     sent = [message("execute_request", {"code": code, "silent": False}), message("comm_info_request", {})]
-    received = exchange(channels_url(server, page), sent, until="comm_info_reply")
+    received = exchange(kernel_channels(server, page), sent, until="comm_info_reply")
     types = [m["header"]["msg_type"] for m in received]
     assert types == ["comm_info_reply"]  # the widget channel works; no execute_reply ever comes
     time.sleep(1)
@@ -60,7 +54,7 @@ def test_execute_request_over_the_kernel_websocket_is_ignored(server, tmp_path):
 def test_hand_made_widget_messages_with_bad_values_reach_no_page_as_a_traceback(server):
     status, page = get(server.notebook_url("convolution.ipynb"))
     assert status == 200
-    url = channels_url(server, page)
+    url = kernel_channels(server, page)
     info = exchange(url, [message("comm_info_request", {"target_name": "jupyter.widget"})], until="comm_info_reply")
     comms = sorted(info[-1]["content"]["comms"])  # every widget of the page: each control, button, player
     assert len(comms) > 20
@@ -81,7 +75,7 @@ def test_hand_made_widget_messages_with_bad_values_reach_no_page_as_a_traceback(
 
 def test_a_client_of_the_legacy_protocol_is_refused_and_the_class_goes_on(server):
     status, page = get(server.notebook_url(NOTEBOOK))
-    url = channels_url(server, page)
+    url = kernel_channels(server, page)
     with pytest.raises(Exception, match="400"):
         exchange(url, [json.dumps({"header": {}, "channel": "shell"})], until="kernel_info_reply", subprotocols=())
     malformed = (2**40).to_bytes(8, "little") + b"shell"  # claims 2**40 offsets

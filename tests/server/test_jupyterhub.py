@@ -26,13 +26,12 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import (PLAYER_SELECTOR, REPO, free_port, new_page, open_voila)
-from tests.server.kernel_ws import connect, exchange, message, receive_until
+from tests.server.kernel_ws import channels_url, connect, exchange, message, receive_until
 
 CONFIG = REPO / "deploy" / "jupyterhub_config.py"
 PASSWORD = "class-of-2026"
@@ -189,9 +188,8 @@ def open_course(hub: Hub, username: str, path: str = PAGE):
         time.sleep(1)
 
 
-def channels_url(hub: Hub, username: str, page: str) -> str:
-    kernel = re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
-    return f"ws://127.0.0.1:{hub.port}/user/{username}/api/kernels/{kernel}/channels?session_id={uuid.uuid4().hex}"
+def user_channels_url(hub: Hub, username: str, page: str) -> str:
+    return channels_url(f"ws://127.0.0.1:{hub.port}/user/{username}", page)
 
 
 def browser_headers(hub: Hub, session) -> dict[str, str]:
@@ -219,7 +217,7 @@ def test_the_logged_in_student_gets_the_course_page_through_the_hub(hub, student
 
 def test_the_kernel_websocket_works_through_the_hub_proxy(hub, student):
     session, page = student
-    url = channels_url(hub, STUDENT, page.text)
+    url = user_channels_url(hub, STUDENT, page.text)
     reply = exchange(url, [message("comm_info_request", {})], until="comm_info_reply",
                      headers=browser_headers(hub, session))[-1]
     assert reply["header"]["msg_type"] == "comm_info_reply"
@@ -274,7 +272,7 @@ def test_the_culler_stops_an_idle_students_server_and_spares_an_active_one(proxy
         bob, bob_page = open_course(hub, "bob", "/user/bob/voila/render/dropout.ipynb")
         assert alice_page.status_code == 200 and bob_page.status_code == 200, hub.log()
         # Alice keeps using her page (widget messages on the kernel websocket only); Bob has left his.
-        url = channels_url(hub, "alice", alice_page.text)
+        url = user_channels_url(hub, "alice", alice_page.text)
 
         def bob_culled() -> bool:
             return "Culling server bob" in hub.log_path.read_text()

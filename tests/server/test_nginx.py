@@ -15,12 +15,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
 from tests.browser.conftest import REPO, VoilaServer, free_port
-from tests.server.kernel_ws import exchange, message
+from tests.server.kernel_ws import channels_url, exchange, message
 
 SITE = REPO / "deploy" / "nginx.conf"
 TOKEN = "nginx-test-token"
@@ -124,10 +123,8 @@ def test_the_page_and_its_kernel_websocket_work_through_nginx(nginx):
     jar = http.cookiejar.CookieJar()
     status, _, page = get(nginx["https"] + f"/voila/render/dropout.ipynb?token={TOKEN}", cookies=jar)
     assert status == 200
-    kernel = re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
     # As a browser does: the login cookie the token left, not the token (a token skips the Origin check).
-    host = nginx["https"].removeprefix("https://")
-    url = f"wss://{host}/api/kernels/{kernel}/channels?session_id={uuid.uuid4().hex}"
+    url = channels_url("wss://" + nginx["https"].removeprefix("https://"), page)
     headers = {"Origin": nginx["https"], "Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
     reply = exchange(url, [message("comm_info_request", {})], until="comm_info_reply", headers=headers)[-1]
     assert reply["header"]["msg_type"] == "comm_info_reply"
