@@ -104,14 +104,31 @@ def children(pid: int, command: bytes = b"", recursive: bool = False) -> list[in
     return found
 
 
+class PortTaken(OSError):
+    """Another process took the port chosen for Voilà before Voilà could bind it."""
+
+
 class VoilaServer:
     """Voilà serving ``directory`` on a free local port; ``url`` is its base URL."""
 
     def __init__(self, directory, port: int | None = None, timeout: float = 90.0, extra_args=(), preheat: bool = False):
         self.directory = Path(directory).resolve()
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args, self.preheat = list(extra_args), preheat
         self.log_path = Path(tempfile.mkstemp(prefix="voila-", suffix=".log")[1])
+        # A free port can be taken between choosing it and Voilà binding it (every kernel opens five
+        # ports of its own): Voilà is told not to move to another port, and a new port is tried instead.
+        for attempt in range(5):
+            self._start(port or free_port())
+            try:
+                self._wait(timeout)
+                return
+            except PortTaken:
+                if port is not None or attempt == 4:
+                    raise
+
+    def _start(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         # The kernel must import this checkout of layerviz even if it is not installed.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
@@ -121,20 +138,26 @@ class VoilaServer:
         # The configuration the README's run command uses (deploy/voila.json), by default without the
         # preheated pool: a test server starts one kernel per page it opens, not one per notebook up front.
         command = [
-            sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}",
-            f"--Voila.config_file_paths={DEPLOY}", f"--preheat_kernel={preheat}", *extra_args, str(self.directory),
+            sys.executable, "-m", "voila", "--no-browser", f"--port={self.port}", "--Voila.port_retries=0",
+            f"--Voila.config_file_paths={DEPLOY}", f"--preheat_kernel={self.preheat}", *self.extra_args,
+            str(self.directory),
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(self.directory)
         )
-        self._wait(timeout)
 
     def _wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._log.close()
+                if "is already in use" in self.log():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"Voilà exited with {self.process.returncode}:\n{self.log()}")
+            if "Voilà is running at" not in self.log_path.read_text(errors="replace"):
+                time.sleep(0.2)  # not listening yet: whatever answers on the port is not Voilà
+                continue
             try:
                 with urllib.request.urlopen(self.url + "/", timeout=2) as r:
                     if r.status < 500:
