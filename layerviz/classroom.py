@@ -3,8 +3,11 @@
 ``deploy/voila.json`` (used by ``python3 dev.py serve``) points Voilà at these classes:
 
 - :class:`ClassroomKernelManager`: at most ``max_kernels`` kernels; a student beyond that gets a page
-  that says the class is full, instead of the server running out of memory. The idle culler leaves
-  the preheated kernels that wait for the next student alone.
+  that says the class is full, instead of the server running out of memory. Culling as a lesson needs
+  it: a kernel whose page is gone (no websocket for ``cull_disconnected_timeout`` seconds) is stopped
+  soon, one whose page is open only after ``cull_idle_timeout`` without activity (hours: a student may
+  read a page for a whole lesson without touching it), and the preheated kernels that wait for the
+  next student never.
 - :class:`ClassroomWebsocketConnection`: the kernel websocket with Nagle's algorithm off, so that a
   changed control's small message and the new trace coming back are not held back by the TCP stack
   waiting for an acknowledgement (jupyter_server never sets ``TCP_NODELAY`` there); and errors sent
@@ -15,10 +18,12 @@ Only Voilà imports this module; the engine and the widgets never need it.
 
 from __future__ import annotations
 
+import time
+
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Int, Unicode
+from traitlets import Float, Int, Unicode
 
 FULL_MESSAGE = ("The class is full right now: every seat on this server is taken. "
                 "Try again in a minute, when a classmate has closed a tab.")
@@ -57,9 +62,51 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             raise ClassroomFull(self.full_message)
         return await super().start_kernel(*args, **kwargs)
 
+    cull_disconnected_timeout = Float(600, config=True, help=(
+        "Seconds a kernel may have no page connected before it is culled (0: never for that reason). "
+        "A closed tab shuts its kernel down at once; this reclaims those whose page could not say so "
+        "(a crashed browser, a lost network) and leaves a student time to come back from a short break."))
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._alone_since: dict[str, float] = {}  # kernel id -> when its last page disconnected
+        self._shutting_down: set[str] = set()
+
+    def notify_connect(self, kernel_id: str) -> None:
+        super().notify_connect(kernel_id)
+        self._alone_since.pop(kernel_id, None)
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        super().notify_disconnect(kernel_id)
+        if self._kernel_connections.get(kernel_id, 0) <= 0:
+            self._alone_since[kernel_id] = time.monotonic()
+
+    async def shutdown_kernel(self, kernel_id: str, *args, **kwargs):
+        """Shut a kernel down once: a page that closes asks twice (Voilà's beacon and the template's),
+        and the second request finds the kernel gone or going."""
+        if kernel_id not in self or kernel_id in self._shutting_down:
+            self.log.debug("kernel %s is already shut down or going", kernel_id)
+            return None
+        self._shutting_down.add(kernel_id)
+        try:
+            return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        finally:
+            self._shutting_down.discard(kernel_id)
+
     async def cull_kernel_if_idle(self, kernel_id: str):
+        for gone in set(self._alone_since) - set(self.list_kernel_ids()):
+            del self._alone_since[gone]
         if kernel_id in self._standby_kernel_ids():
+            self._alone_since.pop(kernel_id, None)
             return None  # waiting for the next student: idle by design
+        if self.cull_disconnected_timeout > 0 and self._kernel_connections.get(kernel_id, 0) <= 0:
+            # a kernel never connected (a preheated one just handed out, a page still loading) is
+            # timed from the first time the culler sees it alone
+            alone = time.monotonic() - self._alone_since.setdefault(kernel_id, time.monotonic())
+            if alone > self.cull_disconnected_timeout:
+                self.log.warning("Culling kernel %s: no page connected for %d s", kernel_id, alone)
+                await self.shutdown_kernel(kernel_id)
+                return None
         return await super().cull_kernel_if_idle(kernel_id)
 
 

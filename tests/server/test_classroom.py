@@ -5,7 +5,10 @@ Real Voilà on a loopback port; HTTP and the kernel websocket spoken directly, a
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +17,7 @@ import pytest
 
 from layerviz.classroom import FULL_MESSAGE
 from tests.browser.conftest import REPO, VoilaServer
-from tests.server.kernel_ws import channels_url, exchange, message
+from tests.server.kernel_ws import channels_url, connect, exchange, message
 
 NOTEBOOK = "dropout.ipynb"
 
@@ -129,30 +132,89 @@ def test_idle_kernels_are_culled_after_the_timeout():
     with VoilaServer(REPO / "notebooks", extra_args=args) as server:
         for _ in range(2):
             assert get(server.notebook_url(NOTEBOOK))[0] == 200
-        assert len(server.kernel_pids()) == 2
         deadline = time.monotonic() + 30
         while server.kernel_pids() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert server.kernel_pids() == []
-        assert "Culling 'idle' kernel" in server.log() or "Culling" in server.log()
+        assert server.log_path.read_text().count("Culling 'idle' kernel") == 2
 
 
-def test_a_preheated_kernel_waits_uncull_and_is_replaced_after_the_fill_delay():
-    """The pool's kernel outlives the idle timeout, serves the next student, and its replacement waits
-    ``fill_delay`` (deploy/voila.json: 60 s), so that a class taking the pool does not start as many
-    kernels while it is opening its pages."""
+def test_a_preheated_kernel_waits_unculled_and_its_replacement_starts_at_once():
+    """The pool's kernel outlives the idle timeout, serves the next student, and its replacement
+    starts at once, so that the next student on the page finds a kernel ready or nearly so."""
     pools = {"default": {"pool_size": 0}, NOTEBOOK: {"pool_size": 1}}
-    args = [f"--VoilaKernelManager.kernel_pools_config={pools}",
+    args = [f"--VoilaKernelManager.kernel_pools_config={pools}", "--ClassroomKernelManager.cull_disconnected_timeout=2",
             "--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1"]
     with VoilaServer(REPO / "notebooks", extra_args=args, preheat=True) as server:
         deadline = time.monotonic() + 60
         while "is filled with 1 kernel" not in server.log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.5)
         (standby,) = server.kernel_pids()
-        time.sleep(4)  # twice the idle timeout: the culler leaves the waiting kernel alone
+        time.sleep(4)  # twice both timeouts: the culler leaves the waiting kernel alone
         assert server.kernel_pids() == [standby]
         status, page = get(server.notebook_url(NOTEBOOK))
         assert status == 200 and "kernelId" in page and "Traceback" not in page
         assert "Using pre-heated kernel" in server.log_path.read_text()
-        time.sleep(4)  # Voilà's own fill_delay (1 s) would have started the replacement by now
-        assert server.log_path.read_text().count("Kernel started") == 1
+        deadline = time.monotonic() + 10
+        while server.log_path.read_text().count("Kernel started") < 2 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert server.log_path.read_text().count("Kernel started") == 2
+
+
+@pytest.fixture(scope="module")
+def shipped_server():
+    """Voilà exactly as ``python3 dev.py serve`` runs it: deploy/voila.json, preheated kernels included."""
+    with VoilaServer(REPO / "notebooks", preheat=True) as running:
+        yield running
+
+
+@pytest.mark.parametrize("notebook", ["linear.ipynb", "index.ipynb"])
+def test_a_second_visit_within_a_minute_arrives_in_seconds(shipped_server, notebook):
+    """A reload, "back to the course", a second student on the page: each arrives as fast as the first.
+    (With a pool refilled only after a delay, the second request waited for that delay: ~60 s.)"""
+    times = []
+    for visit in range(3):
+        t0 = time.monotonic()
+        status, page = get(shipped_server.notebook_url(notebook), timeout=60)
+        times.append(time.monotonic() - t0)
+        assert status == 200 and "kernelId" in page and "Traceback" not in page
+        time.sleep(3)
+    # a kernel started on demand takes ~2 s on an idle 2-core machine; the delay this catches was 55-60 s
+    assert max(times[1:]) < 15, f"{notebook}: visits took {[round(t, 1) for t in times]} s"
+
+
+def test_culling_spares_an_open_page_and_reclaims_the_pages_that_are_gone():
+    """An open page (its websocket connected) outlives the time that reclaims a page whose websocket
+    closed or never opened; a page left open past the idle timeout is reclaimed too. (Shipped: 600 s
+    without a connection, 3 h idle with one; here 3 s and 40 s.)"""
+    args = ["--ClassroomKernelManager.cull_disconnected_timeout=3", "--MappingKernelManager.cull_idle_timeout=40",
+            "--MappingKernelManager.cull_interval=1"]
+    with VoilaServer(REPO / "notebooks", extra_args=args) as server:
+        def kernel_of(page: str) -> str:
+            return re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
+
+        reading, closed, never = (get(server.notebook_url(NOTEBOOK))[1] for _ in range(3))
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        try:
+            open_socket = asyncio.run_coroutine_threadsafe(connect(kernel_channels(server, reading)), loop).result(30)
+            gone = asyncio.run_coroutine_threadsafe(connect(kernel_channels(server, closed)), loop).result(30)
+            loop.call_soon_threadsafe(gone.close)  # a browser that crashed: no shutdown request, the socket drops
+            t0 = time.monotonic()
+
+            def running() -> set[str]:  # as the page asks whether its kernel still exists
+                return {kernel_of(page) for page in (reading, closed, never)
+                        if get(f"{server.url}/api/kernels/{kernel_of(page)}", timeout=30)[0] == 200}
+
+            while running() != {kernel_of(reading)} and time.monotonic() - t0 < 20:
+                time.sleep(0.5)
+            assert running() == {kernel_of(reading)}, server.log()
+            assert time.monotonic() - t0 < 20
+            while running() and time.monotonic() - t0 < 90:
+                time.sleep(0.5)
+            assert running() == set()  # left open, untouched past the idle timeout: reclaimed
+            loop.call_soon_threadsafe(open_socket.close)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
