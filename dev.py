@@ -13,8 +13,10 @@ or `chromium-browser` on PATH. Without one they are skipped, unless LAYERVIZ_REQ
 from __future__ import annotations
 
 import argparse
+import hashlib
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,13 +32,71 @@ DEPLOY = ROOT / "deploy"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def _installed_stamp(extra: str) -> Path:
+    return VENV / f".layerviz-installed-{extra or 'base'}"
+
+
+def _requirements_digest() -> str:
+    """What decides what gets installed: pyproject.toml (a change there means installing again)."""
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
 def setup(extra: str) -> None:
+    """Make .venv and install layerviz (editable) with ``extra`` into it, unless that is done already.
+
+    The install is skipped while pyproject.toml is unchanged since the last one (the stamp in .venv
+    records it); the test extra includes everything the app needs.
+    """
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
         venv.create(VENV, with_pip=True)
+    digest = _requirements_digest()
+    done = [stamp for stamp in {_installed_stamp(extra), _installed_stamp("test")} if stamp.exists()]
+    if any(stamp.read_text() == digest for stamp in done):
+        return
     target = f"{ROOT}[{extra}]" if extra else str(ROOT)
     print(f"installing layerviz{'[' + extra + ']' if extra else ''} into {VENV}", flush=True)
     subprocess.run([PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", target], check=True)
+    _installed_stamp(extra).write_text(digest)
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: on Linux, get SIGTERM if dev.py itself dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_child(command: list, on_start=None, **kwargs) -> int:
+    """Run ``command`` until it ends; SIGTERM, SIGHUP or Ctrl-C to dev.py stop it (and what it started).
+
+    systemd and a closing terminal send SIGTERM or SIGHUP to dev.py: the child gets SIGTERM, which
+    Voilà answers by shutting its kernels down, and dev.py waits for it to finish.
+    """
+    child = subprocess.Popen(command, preexec_fn=_die_with_parent if os.name == "posix" else None, **kwargs)
+
+    def stop(signum, _frame):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+    try:
+        if on_start is not None:
+            on_start(child)
+        return child.wait()
+    except KeyboardInterrupt:
+        stop(signal.SIGINT, None)
+        return child.wait()
+    finally:
+        if child.poll() is None:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def is_loopback(ip: str) -> bool:
@@ -59,26 +119,24 @@ def serve(ip: str, port: int, token: str | None, open_browser: bool) -> int:
                f"--port={port}", "--no-browser"]
     if token:
         command.append(f"--token={token}")
-    server = subprocess.Popen(command, env=voila_environment())
     host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
     landing = f"http://{host}:{port}/voila/render/index.ipynb" + (f"?token={token}" if token else "")
-    deadline = time.monotonic() + 60
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(landing.replace("/voila/render/index.ipynb", "/"), timeout=1).close()
-            break
-        except urllib.error.HTTPError:
-            break  # it answers (a token may be needed for "/")
-        except OSError:
-            time.sleep(0.3)
-    print(f"\nThe course: {landing}\n", flush=True)
-    if open_browser and server.poll() is None:
-        webbrowser.open(landing)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        server.terminate()
-        return server.wait()
+
+    def announce(server: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(landing.replace("/voila/render/index.ipynb", "/"), timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break  # it answers (a token may be needed for "/")
+            except OSError:
+                time.sleep(0.3)
+        print(f"\nThe course: {landing}\n", flush=True)
+        if open_browser and server.poll() is None:
+            webbrowser.open(landing)
+
+    return run_child(command, on_start=announce, env=voila_environment())
 
 
 def main() -> int:
@@ -101,7 +159,7 @@ def main() -> int:
         setup("")
         return serve(args.ip, args.port, args.token, open_browser=not args.no_browser)
     setup("test")
-    return subprocess.call([PYTHON, "-m", "pytest", *args.pytest_args])
+    return run_child([PYTHON, "-m", "pytest", *args.pytest_args])
 
 
 if __name__ == "__main__":
