@@ -82,12 +82,12 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 def mlp(in_features: int, hidden: tuple[int, ...], n_classes: int, activation: str = "relu",
         rng: np.random.Generator | int | None = 0) -> Sequential:
-    """``Dense(in, h1, activation) -> ... -> Dense(h_last, n_classes, None) -> Softmax()``, untrained."""
+    """``Dense(in, h1, activation) -> ... -> Dense(h_last, n_classes, None) -> Softmax(dim=-1)``, untrained."""
     rng = np.random.default_rng(rng)
     sizes = (in_features, *hidden, n_classes)
     layers = [Dense(a, b, activation=activation if i < len(hidden) else None, rng=rng)
               for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-    return Sequential(*layers, Softmax())
+    return Sequential(*layers, Softmax(dim=-1))
 
 
 def train_mlp(points: np.ndarray, labels: np.ndarray, hidden: tuple[int, ...] = (8, 8), activation: str = "relu",
@@ -200,7 +200,7 @@ def digit_cnn() -> Sequential:
     conv.weight, conv.bias = arrays["conv_weight"], arrays["conv_bias"]
     linear = Linear(100, 10)
     linear.weight, linear.bias = arrays["linear_weight"], arrays["linear_bias"]
-    return Sequential(conv, ReLU(), MaxPool2d(2), Flatten(), linear, Softmax())
+    return Sequential(conv, ReLU(), MaxPool2d(2), Flatten(), linear, Softmax(dim=-1))
 
 
 def digit_input(digit: int = 7, noise: float = 0.0, rng: np.random.Generator | int | None = 0) -> np.ndarray:

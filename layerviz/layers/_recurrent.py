@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from layerviz import _checks
+from layerviz._format import Ask, paren, redoable, vector_text
 from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
-from layerviz._format import signed as _signed
+from layerviz.layers._module import Module, Setting, check_shapes
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -70,18 +71,30 @@ def _flag(name: str, value: object) -> bool:
     return bool(value)
 
 
-def _vector(values: np.ndarray) -> str:
-    """``0.50`` for one value, ``[0.50, -1.20, …, 0.30]`` for more (at most 6 shown)."""
+def _dropout(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _proj_size(name: str, value: object) -> int:
+    return _checks.positive_int(name, value, 0)
+
+
+def _vector(values: np.ndarray | list[str]) -> str:
+    """``0.50`` for one value, ``[0.50, -1.20, …, 0.30]`` for more (at most 6 shown); numbers, or their texts."""
+    if isinstance(values, list):
+        return values[0] if len(values) == 1 else vector_text(values)
     values = np.ravel(values)
     if values.size == 1:
         return _number(float(values[0]))
     return "[" + ", ".join(_shorten(values, 6, _number)) + "]"
 
 
-def _term(values: np.ndarray) -> str:
+def _term(values: np.ndarray | list[str]) -> str:
     """An operand: like :func:`_vector`, a lone negative number in parentheses (``(-0.50)``)."""
-    values = np.ravel(values)
-    return _signed(float(values[0])) if values.size == 1 else _vector(values)
+    text = _vector(values)
+    return paren(text) if not text.startswith("[") else text
 
 
 def _readonly(mapping: dict) -> Mapping:
@@ -113,35 +126,65 @@ class _Pass:
     dropout_masks: list = field(default_factory=list)
 
 
-class _Recurrent:
-    """The common engine of :class:`~layerviz.RNN`, :class:`~layerviz.LSTM` and :class:`~layerviz.GRU`."""
+class _Recurrent(Module):
+    """The common engine of :class:`~layerviz.RNN`, :class:`~layerviz.LSTM` and :class:`~layerviz.GRU`.
+
+    The settings are checked whenever they are set, as the constructor checks them; the parameters
+    they call for (names and shapes) are checked when the layer runs.
+    """
 
     _kind = ""  # "RNN", "LSTM" or "GRU"
 
+    input_size = Setting(_checks.positive_int)
+    hidden_size = Setting(_checks.positive_int)
+    num_layers = Setting(_checks.positive_int)
+    bias = Setting(_flag)
+    batch_first = Setting(_flag)
+    dropout = Setting(_dropout)
+    bidirectional = Setting(_flag)
+    proj_size = Setting(_proj_size)
+    rng = Setting(_checks.generator, doc="The generator of the initial weights and of the dropout masks.")
+
     def _setup(self, mode: str, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                proj_size, rng) -> None:
-        object.__setattr__(self, "_shapes", {})
         self.mode = mode
-        self.input_size = _checks.positive_int("input_size", input_size)
-        self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
-        self.num_layers = _checks.positive_int("num_layers", num_layers)
-        self.bias = _flag("bias", bias)
-        self.batch_first = _flag("batch_first", batch_first)
-        self.bidirectional = _flag("bidirectional", bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
-        self.dropout = float(dropout)
-        self.proj_size = _checks.positive_int("proj_size", proj_size, 0)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.proj_size = proj_size
+        self._check_settings()
+        self.training = True
+        self.rng = rng
+        object.__setattr__(self, "_ready", True)
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        for name, shape in self._shapes.items():
+            setattr(self, name, self.rng.uniform(-bound, bound, shape))
+
+    def _check_settings(self) -> None:
+        """The rules between settings, and the parameters they call for (a setting may change after construction)."""
+        if self.proj_size and self.mode != "LSTM":
+            raise ValueError(f"proj_size must be 0 for {type(self).__name__} (only LSTM has a projection), "
+                             f"got {self.proj_size}")
         if self.proj_size and self.proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be < hidden_size, got proj_size={self.proj_size}, "
                              f"hidden_size={self.hidden_size}")
-        self.training = True
-        self.rng = np.random.default_rng(rng)
-        shapes = self._parameter_shapes()
-        object.__setattr__(self, "_shapes", shapes)
-        bound = 1.0 / np.sqrt(self.hidden_size)
+        for name, value in self.__dict__.items():  # parameters a flag turned off would otherwise be ignored
+            flag = "bias" if name.startswith("bias_") else "proj_size" if name.startswith("weight_hr") else None
+            if flag and value is not None and not getattr(self, flag):
+                raise ValueError(f"{name} must be None when {flag}={getattr(self, flag)}, got {type(value).__name__}: "
+                                 f"{flag} was changed after construction; set {name} = None too")
+        shapes = self._shapes
         for name, shape in shapes.items():
-            setattr(self, name, self.rng.uniform(-bound, bound, shape))
+            if self.__dict__.get(name) is None:
+                raise ValueError(f"{name} must be set for the layer's settings (num_layers={self.num_layers}, "
+                                 f"bidirectional={self.bidirectional}, bias={self.bias}, proj_size={self.proj_size}), "
+                                 f"got None: a setting changed after construction; assign {name} of shape {shape}, "
+                                 f"or build a new {type(self).__name__}")
+        check_shapes(self, shapes, "input_size, hidden_size, num_layers, bidirectional and proj_size")
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -182,8 +225,13 @@ class _Recurrent:
                     shapes[f"weight_hr{s}"] = (self.proj_size, self.hidden_size)
         return shapes
 
+    @property
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
+        """The parameters the current settings call for (none while the constructor sets the settings)."""
+        return self._parameter_shapes() if self.__dict__.get("_ready") else {}
+
     def __setattr__(self, name: str, value) -> None:
-        shapes = self.__dict__.get("_shapes", {})
+        shapes = self._shapes if name.startswith(("weight_", "bias_")) else {}
         if name in shapes:
             value = _checks.parameter(name, value, shapes[name])
         object.__setattr__(self, name, value)
@@ -195,7 +243,8 @@ class _Recurrent:
     def _weights(self, layer: int, direction: int) -> tuple:
         s = self._suffix(layer, direction)
         get = self.__dict__.get
-        return get(f"weight_ih{s}"), get(f"weight_hh{s}"), get(f"bias_ih{s}"), get(f"bias_hh{s}"), get(f"weight_hr{s}")
+        biases = (get(f"bias_ih{s}"), get(f"bias_hh{s}")) if self.bias else (None, None)
+        return get(f"weight_ih{s}"), get(f"weight_hh{s}"), *biases, get(f"weight_hr{s}") if self.proj_size else None
 
     @classmethod
     def _copy_torch_parameters(cls, layer: _Recurrent, module) -> _Recurrent:
@@ -204,21 +253,19 @@ class _Recurrent:
         layer.train(bool(module.training))
         return layer
 
-    # -- modes --------------------------------------------------------------------------------
+    # -- modes: train() and eval() come from Module (training: dropout between layers applies) ------
 
-    def train(self, mode: bool = True):
-        """Training mode (dropout between layers applies) or not; returns the layer, like torch."""
-        self.training = _flag("mode", mode)
-        return self
-
-    def eval(self):
-        """Eval mode: no dropout; returns the layer."""
-        return self.train(False)
+    def _tuple_output(self) -> tuple[str, str] | None:
+        lstm, name = self.mode == "LSTM", type(self).__name__.lower()
+        what = "(output, (h_n, c_n))" if lstm else "(output, h_n)"
+        call = f"output, (h_n, c_n) = {name}(x)" if lstm else f"output, h_n = {name}(x)"
+        return what, f"run it on its own ({call}) and give output to the layers after it"
 
     # -- input checks -------------------------------------------------------------------------
 
     def _check_input(self, x, h0=None, c0=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
         """``(x3, h0, c0, batched)``: ``x3`` time-major ``(L, N, H_in)``, states ``(D*num_layers, N, ·)``."""
+        self._check_settings()
         order = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
         x = _checks.finite_array("x", x, (2, 3), f"(L, H_in) or {order}")
         batched = x.ndim == 3
@@ -421,6 +468,9 @@ class RecurrentFrame:
     result: np.ndarray
     forced: float | None
     narration: str
+    #: What the frame asks a student to predict (None when a weight matrix it does not show multiplies a vector,
+    #: or a gate is forced).
+    question: Ask | None = None
 
     def __repr__(self) -> str:
         return f"RecurrentFrame({self.index}: {self.narration})"
@@ -456,7 +506,7 @@ class RecurrentTrace(Trace):
         self.mode = layer.mode
         self.force = force
         self.batched = batched
-        self.input = np.array(x, dtype=np.float64)
+        self.input = np.array(_checks.plain(x), dtype=np.float64)
         self.pass_ = layer._compute(x3, h, c, force)
         self.weights = {name: value.copy() for name, value in layer.named_parameters()}
         self.output, self.h_n, self.c_n = layer._shape_output(self.pass_, batched)
@@ -510,86 +560,142 @@ class RecurrentTrace(Trace):
 
         forced = None
         prev, where = self._prev_name(d, step, t), self._where(n, layer, d)
+        # every narration's numbers have the decimals with which its steps, redone from them, give the results
+        # shown (layerviz._format.redoable), entry by entry; a question asks for the first entry of the result
+        # when every operand of it is shown (not when a weight matrix multiplies a vector)
+        question = None
         if self.kind == "RNN":
             x_part, h_part, pre, h = block(p.x_part, "h"), block(p.h_part, "h"), block(p.pre, "h"), p.h[ld, t, n]
             vec.update(x_part=x_part, h_part=h_part)
             b = " + b_ih" if self.has_bias else ""
             bh = " + b_hh" if self.has_bias else ""
-            if stage == "ih":
-                result = x_part
-                text = f"W_ih·x[{t}]{b} = {self._affine('ih', layer, d, vec['x'])} = {_vector(x_part)}"
-            elif stage == "hh":
-                result = h_part
-                text = f"W_hh·{prev}{bh} = {self._affine('hh', layer, d, vec['h_prev'])} = {_vector(h_part)}"
+            if stage in ("ih", "hh"):
+                result = x_part if stage == "ih" else h_part
+                label = f"W_ih·x[{t}]{b}" if stage == "ih" else f"W_hh·{prev}{bh}"
+                arithmetic, shown = self._affine(stage, layer, d, vec["x" if stage == "ih" else "h_prev"], result)
+                text = f"{label} = {arithmetic} = {_vector(shown)}"
+                if not arithmetic.startswith("W_"):  # one weight, shown (a matrix is not: nothing to ask)
+                    question = Ask(f"{label} = {arithmetic} = ?", shown[0], float(result[0]))
             elif stage == "sum":
                 vec["pre"], result = pre, pre
-                text = f"a[{t}] = {_term(x_part)} + {_term(h_part)} = {_vector(pre)}"
+                hid_ = len(pre)
+                shown = redoable([*x_part, *h_part], pre, lambda o, _: o[:hid_] + o[hid_:])
+                head = f"a[{t}] = {_term(shown.operands[:hid_])} + {_term(shown.operands[hid_:])}"
+                text = f"{head} = {_vector(shown.results)}"
+                question = Ask(f"{head} = ?", shown.results[0], float(pre[0]), entry=len(pre) > 1)
             else:
                 vec["pre"], result = pre, h
                 fn = "tanh" if self.mode == "RNN_TANH" else "relu"
-                text = f"h[{t}] = {fn}(a[{t}]) = {fn}({_vector(pre)}) = {_vector(h)}"
+                f = np.tanh if fn == "tanh" else relu
+                shown = redoable(pre, h, lambda o, _: f(o))
+                head = f"h[{t}] = {fn}(a[{t}]) = {fn}({_vector(shown.operands)})"
+                text = f"{head} = {_vector(shown.results)}"
+                question = Ask(f"{head} = ?", shown.results[0], float(h[0]), entry=len(h) > 1)
         elif stage in GATES[self.mode] and not (self.kind == "GRU" and stage == "n"):
             x_part, h_part, pre, gate = (block(a, stage) for a in (p.x_part, p.h_part, p.pre, p.gates))
             vec.update(x_part=x_part, h_part=h_part, pre=pre, gate=gate)
             result = gate
             fn = "tanh" if stage == "g" else "σ"
+            f = np.tanh if stage == "g" else sigmoid
             names = LSTM_GATE_NAMES if self.kind == "LSTM" else GRU_GATE_NAMES
             b1 = f" + b_i{stage}" if self.has_bias else ""
             b2 = f" + b_h{stage}" if self.has_bias else ""
-            text = (f"{names[stage]} {stage}[{t}] = {fn}(W_i{stage}·x[{t}]{b1} + W_h{stage}·{prev}{b2}) = "
-                    f"{fn}({_term(x_part)} + {_term(h_part)}) = {fn}({_vector(pre)})")
+            natural = gate if stage not in self.force else f(pre)
+            hid_ = len(pre)
+            # pre = x_part + h_part; the gate from pre as shown (the narration's step) and as computed (the question's)
+            shown = redoable([*x_part, *h_part], [*pre, *natural, *natural],
+                             lambda o, r: np.concatenate([o[:hid_] + o[hid_:], f(r[:hid_]), f(o[:hid_] + o[hid_:])]),
+                             intermediate=range(hid_))
+            head = (f"{names[stage]} {stage}[{t}] = {fn}(W_i{stage}·x[{t}]{b1} + W_h{stage}·{prev}{b2}) = "
+                    f"{fn}({_term(shown.operands[:hid_])} + {_term(shown.operands[hid_:])})")
+            text = f"{head} = {fn}({_vector(shown.results[:hid_])}) = {_vector(shown.results[hid_:2 * hid_])}"
             if stage in self.force:
                 forced = self.force[stage]
-                natural = np.tanh(pre) if stage == "g" else sigmoid(pre)
-                text += f" = {_vector(natural)}, forced to {_number(forced)} (teaching override: not torch)"
+                text += f", forced to {_number(forced)} (teaching override: not torch)"
             else:
-                text += f" = {_vector(gate)}"
+                question = Ask(f"{head} = ?", shown.results[hid_], float(gate[0]), entry=hid_ > 1)
         elif self.kind == "GRU" and stage == "n":
             x_part, h_part, pre, gate = (block(a, "n") for a in (p.x_part, p.h_part, p.pre, p.gates))
             r = block(p.gates, "r")
             vec.update(x_part=x_part, h_part=h_part, r=r, pre=pre, gate=gate)
             result = gate
             b1, b2 = (" + b_in", " + b_hn") if self.has_bias else ("", "")
-            text = (f"new gate n[{t}] = tanh(W_in·x[{t}]{b1} + r[{t}]⊙(W_hn·{prev}{b2})) = "
-                    f"tanh({_term(x_part)} + {_term(r)}⊙{_term(h_part)}) = tanh({_vector(pre)}) = {_vector(gate)}")
+            hid_ = len(pre)
+
+            def redo_n(o, shown_results):
+                inside = o[:hid_] + o[hid_:2 * hid_] * o[2 * hid_:]
+                return np.concatenate([inside, np.tanh(shown_results[:hid_]), np.tanh(inside)])
+
+            shown = redoable([*x_part, *r, *h_part], [*pre, *gate, *gate], redo_n, intermediate=range(hid_))
+            xs, rs, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
+            head = (f"new gate n[{t}] = tanh(W_in·x[{t}]{b1} + r[{t}]⊙(W_hn·{prev}{b2})) = "
+                    f"tanh({_term(xs)} + {_term(rs)}⊙{_term(hs)})")
+            text = f"{head} = tanh({_vector(shown.results[:hid_])}) = {_vector(shown.results[hid_:2 * hid_])}"
+            question = Ask(f"{head} = ?", shown.results[hid_], float(gate[0]), entry=hid_ > 1)
         elif self.kind == "LSTM" and stage == "c":
             f, i, g = (block(p.gates, q) for q in "fig")
             vec.update(f=f, i=i, g=g)
             result = p.c[ld, t, n]
             c_prev = self._prev_name(d, step, t, "c")
-            text = (f"c[{t}] = f⊙{c_prev} + i⊙g = {_term(f)}⊙{_term(vec['c_prev'])} + {_term(i)}⊙{_term(g)}"
-                    f" = {_vector(result)}")
+            hid_ = len(result)
+            shown = redoable([*f, *vec["c_prev"], *i, *g], result,
+                             lambda o, _: o[:hid_] * o[hid_:2 * hid_] + o[2 * hid_:3 * hid_] * o[3 * hid_:])
+            fs, cs, is_, gs = (shown.operands[j * hid_:(j + 1) * hid_] for j in range(4))
+            head = f"c[{t}] = f⊙{c_prev} + i⊙g = {_term(fs)}⊙{_term(cs)} + {_term(is_)}⊙{_term(gs)}"
+            text = f"{head} = {_vector(shown.results)}"
+            question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
         elif self.kind == "LSTM":  # stage h
             o, c = block(p.gates, "o"), p.c[ld, t, n]
             tanh_c = np.tanh(c)
             vec.update(o=o, c=c, tanh_c=tanh_c)
             result = p.h[ld, t, n]
+            hid_ = len(c)
             if self.layer.proj_size:
                 vec["h_cell"] = p.h_cell[ld, t, n]
-                text = (f"h[{t}] = W_hr·(o⊙tanh(c[{t}])) = W_hr·({_term(o)}⊙tanh({_vector(c)})) = "
-                        f"W_hr·{_vector(vec['h_cell'])} = {_vector(result)}")
+                # the projection's matrix is not shown: o⊙tanh(c) adds up, nothing is asked
+                shown = redoable([*o, *c], vec["h_cell"], lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
+                text = (f"h[{t}] = W_hr·(o⊙tanh(c[{t}])) = W_hr·({_term(shown.operands[:hid_])}⊙tanh("
+                        f"{_vector(shown.operands[hid_:])})) = W_hr·{_vector(shown.results)} = {_vector(result)}")
             else:
-                text = f"h[{t}] = o⊙tanh(c[{t}]) = {_term(o)}⊙tanh({_vector(c)}) = {_vector(result)}"
+                shown = redoable([*o, *c], result, lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
+                head = (f"h[{t}] = o⊙tanh(c[{t}]) = {_term(shown.operands[:hid_])}⊙tanh("
+                        f"{_vector(shown.operands[hid_:])})")
+                text = f"{head} = {_vector(shown.results)}"
+                question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
         else:  # GRU stage h
             z, nn = block(p.gates, "z"), block(p.gates, "n")
             vec.update(z=z, n=nn)
             result = p.h[ld, t, n]
-            text = (f"h[{t}] = (1−z)⊙n + z⊙{prev} = (1−{_vector(z)})⊙{_term(nn)} + {_term(z)}⊙"
-                    f"{_term(vec['h_prev'])} = {_vector(result)}")
+            hid_ = len(result)
+            shown = redoable([*z, *nn, *vec["h_prev"]], result,
+                             lambda o, _: (1 - o[:hid_]) * o[hid_:2 * hid_] + o[:hid_] * o[2 * hid_:])
+            zs, ns, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
+            head = f"h[{t}] = (1−z)⊙n + z⊙{prev} = (1−{_vector(zs)})⊙{_term(ns)} + {_term(zs)}⊙{_term(hs)}"
+            text = f"{head} = {_vector(shown.results)}"
+            question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
+        if question is not None:
+            question = question._replace(prompt=where + question.prompt)
         return RecurrentFrame(index=k, sample=n, layer=layer, direction=d, step=step, t=t, stage=stage,
-                              vectors=_readonly(vec), result=result, forced=forced, narration=where + text)
+                              vectors=_readonly(vec), result=result, forced=forced, narration=where + text,
+                              question=question)
 
-    def _affine(self, which: str, layer: int, d: int, v: np.ndarray) -> str:
-        """``W_ih·[0.50, 1.00] + [0.10]``; with one weight and one input, ``0.80×0.50 + 0.10``."""
+    def _affine(self, which: str, layer: int, d: int, v: np.ndarray, result: np.ndarray) -> tuple[str, list[str]]:
+        """``W_ih·[0.50, 1.00] + [0.10]`` and the result's texts; with one weight and one input, ``0.80×0.50 + 0.10``,
+        with the decimals that make it, redone, give the result shown."""
         s = f"_l{layer}" + ("_reverse" if d else "")
         w, b = self.weights[f"weight_{which}{s}"], self.weights.get(f"bias_{which}{s}")
         if w.size == 1:
-            text = f"{_signed(w[0, 0])}×{_term(v)}"
-        else:
-            text = f"W_{which}·{_vector(v)}"
+            extra = [] if b is None else [float(b[0])]
+            shown = redoable([float(w[0, 0]), float(np.ravel(v)[0]), *extra], result,
+                             lambda o, _: [o[0] * o[1] + o[2:].sum()])
+            text = f"{paren(shown.operands[0])}×{paren(shown.operands[1])}"
+            if b is not None:
+                text += f" + {paren(shown.operands[2])}"
+            return text, shown.results
+        text = f"W_{which}·{_vector(v)}"
         if b is not None:
             text += f" + {_term(b)}"
-        return text
+        return text, [_number(float(r)) for r in np.ravel(result)]
 
     # -- scene ---------------------------------------------------------------------------------
 

@@ -23,9 +23,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerviz import _checks
+from layerviz._format import Ask, negated, paren, redoable
 from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
-from layerviz._format import signed as _signed
+from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -45,6 +46,11 @@ def check_x(x: ArrayLike) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"x must not be empty, got shape {array.shape}")
     return array
+
+
+def _text(value: float | str) -> str:
+    """A number as narrations print it; a text (chosen by :func:`~layerviz._format.redoable`) as it is."""
+    return value if isinstance(value, str) else _number(value)
 
 
 def index_name(prefix: str, index: tuple) -> str:
@@ -109,7 +115,7 @@ def sample_of(shape: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
 # -- the layers -----------------------------------------------------------------------------------
 
 
-class _Activation:
+class _Activation(Module):
     """An element-wise activation: ``forward``, ``frames`` and the narration of one element."""
 
     #: the function's name in narrations (``relu``)
@@ -118,9 +124,9 @@ class _Activation:
     def _apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def explain(self, value: float, result: float) -> str:
-        """``relu(-0.30) = max(0, -0.30) = 0.00``."""
-        return f"{self.name}({_number(value)}) = {_number(result)}"
+    def explain(self, value: float | str, result: float | str) -> str:
+        """``relu(-0.30) = max(0, -0.30) = 0.00`` (numbers, or their texts as a narration shows them)."""
+        return f"{self.name}({_text(value)}) = {_text(result)}"
 
     @classmethod
     def _from_torch(cls, module) -> _Activation:
@@ -142,15 +148,22 @@ class _Activation:
 
 
 class Identity(_Activation):
-    """``out = x``: no activation at all (``torch.nn.Identity``); a network of only linear layers stays linear."""
+    """``out = x``: no activation at all (``torch.nn.Identity``); a network of only linear layers stays linear.
+
+    Like ``torch.nn.Identity``, it accepts any positional and keyword arguments and ignores them (so a
+    layer can be swapped for an Identity without changing the call).
+    """
 
     name = "identity"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
         return x.copy()
 
-    def explain(self, value: float, result: float) -> str:
-        return f"identity({_number(value)}) = {_number(result)}"
+    def explain(self, value: float | str, result: float | str) -> str:
+        return f"identity({_text(value)}) = {_text(result)}"
 
 
 class ReLU(_Activation):
@@ -161,8 +174,8 @@ class ReLU(_Activation):
     def _apply(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0.0)
 
-    def explain(self, value: float, result: float) -> str:
-        return f"relu({_number(value)}) = max(0, {_number(value)}) = {_number(result)}"
+    def explain(self, value: float | str, result: float | str) -> str:
+        return f"relu({_text(value)}) = max(0, {_text(value)}) = {_text(result)}"
 
 
 class Sigmoid(_Activation):
@@ -174,8 +187,8 @@ class Sigmoid(_Activation):
         # exp(-log(1 + exp(-x))) never overflows, for large positive or negative x
         return np.exp(-np.logaddexp(0.0, -x))
 
-    def explain(self, value: float, result: float) -> str:
-        return f"sigmoid({_number(value)}) = 1/(1 + e^{_signed(-value)}) = {_number(result)}"
+    def explain(self, value: float | str, result: float | str) -> str:
+        return f"sigmoid({_text(value)}) = 1/(1 + e^{paren(negated(_text(value)))}) = {_text(result)}"
 
 
 class Tanh(_Activation):
@@ -199,6 +212,13 @@ def activation_named(name: object) -> _Activation:
     return ACTIVATIONS[key]()
 
 
+def _check_dim(name: str, value: object) -> int | None:
+    """``dim`` as an int, or None (torch's implicit choice)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    return None if value is None else int(value)
+
+
 def _softmax_dim(dim: int | None, ndim: int) -> int:
     """torch's rule for ``dim=None`` (legacy implicit dim): 0 for 0-, 1- and 3-D inputs, else 1."""
     if dim is None:
@@ -209,14 +229,16 @@ def _softmax_dim(dim: int | None, ndim: int) -> int:
     return dim % size
 
 
-class Softmax:
+class Softmax(Module):
     """``torch.nn.Softmax``: turns each row of numbers along ``dim`` into probabilities (positive, sum 1).
 
     Parameters
     ----------
-    dim : int or None, default -1
-        The axis whose entries are normalised together. ``None`` follows torch's legacy rule
-        (0 for inputs of 0, 1 or 3 dimensions, else 1).
+    dim : int or None, default None
+        The axis whose entries are normalised together. ``None``, the default as in torch, follows
+        torch's implicit rule (``_get_softmax_dim``): axis 0 for inputs of 0, 1 or 3 dimensions, axis 1
+        otherwise, so ``(N, F)`` and ``(N, C, H, W)`` batches are normalised over their features or
+        channels. torch warns that this choice is deprecated: pass ``dim`` (``dim=-1``: the last axis).
 
     Examples
     --------
@@ -226,10 +248,10 @@ class Softmax:
 
     name = "softmax"
 
-    def __init__(self, dim: int | None = -1) -> None:
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
-            raise ValueError(f"dim must be an integer or None, got {dim!r}")
-        self.dim = None if dim is None else int(dim)
+    dim = Setting(_check_dim, doc="The axis normalised, or None for torch's implicit choice.")
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
 
     @classmethod
     def _from_torch(cls, module) -> Softmax:
@@ -315,6 +337,8 @@ class ActivationFrame:
     exps: np.ndarray | None
     result: np.ndarray
     narration: str
+    #: What the frame asks a student to predict (None for a softmax row).
+    question: Ask | None = None
 
     def __repr__(self) -> str:
         return f"ActivationFrame({self.index}: {self.narration})"
@@ -359,8 +383,12 @@ class ActivationTrace(Trace):
         x, result = self.input[where], self.output[where]
         if self.axis is None:
             name = index_name("out", where)
-            narration = f"{name} = {self.layer.explain(float(x), float(result))}"
-            return ActivationFrame(k, where, x, None, result, narration)
+            # the input shown with the decimals that make the function of it, redone, give the result shown
+            shown = redoable([float(x)], [float(result)], lambda o, _: self.layer._apply(o))
+            value, out = shown.operands[0], shown.results[0]
+            narration = f"{name} = {self.layer.explain(value, out)}"
+            question = Ask(f"{name} = {self.layer.name}({value}) = ?", out, float(result))
+            return ActivationFrame(k, where, x, None, result, narration, question)
         exps = self._exps[tuple(i for i in where if not isinstance(i, slice))]
         return ActivationFrame(k, where, x, exps, result, self._narrate(where, x, exps, result))
 
@@ -369,12 +397,20 @@ class ActivationTrace(Trace):
         """``out[0,:] = softmax(x[0,:]): m = 1.00, e^(x−m) = 0.61, 1.00; sum = 1.61; out = 0.38, 0.62``."""
         text = tuple(":" if isinstance(i, slice) else i for i in where)
         top = float(x.max())
-        exp_terms = _shorten(range(len(x)), _KEEP, lambda j: _number(exps[j]))
-        outs = _shorten(range(len(x)), _KEEP, lambda j: _number(result[j]))
+        total = float(exps.sum())
+        if len(x) <= _KEEP:  # every term listed: the sum and the quotients can be redone from them
+            shown = redoable(exps, [total, *result], lambda o, r: [o.sum(), *(o / r[0])], intermediate=(0,))
+            total_text = shown.results[0]
+            exp_text, out_text = shown.operands.__getitem__, shown.results[1:].__getitem__
+        else:  # only the terms shown are formatted: the cost does not grow with the row
+            total_text = _number(total)
+            exp_text, out_text = (lambda j: _number(exps[j])), (lambda j: _number(result[j]))
+        exp_terms = _shorten(range(len(x)), _KEEP, exp_text)
+        outs = _shorten(range(len(x)), _KEEP, out_text)
         best = int(np.argmax(result))
-        largest = f"; largest: entry {best} = {_number(float(result[best]))}" if len(x) > _KEEP else ""
+        largest = f"; largest: entry {best} = {out_text(best)}" if len(x) > _KEEP else ""
         return (f"{index_name('out', text)} = softmax({index_name('x', text)}): max m = {_number(top)}, "
-                f"e^(x−m) = {', '.join(exp_terms)}; sum = {_number(float(exps.sum()))}; "
+                f"e^(x−m) = {', '.join(exp_terms)}; sum = {total_text}; "
                 f"out = e^(x−m)/sum = {', '.join(outs)} (they add up to 1){largest}")
 
     def element_frames(self) -> np.ndarray:

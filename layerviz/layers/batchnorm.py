@@ -37,9 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerviz import _checks
+from layerviz._format import Ask, paren, redoable, vector_text
 from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
-from layerviz._format import signed as _signed
+from layerviz.layers._module import Module, Setting, check_shapes
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -96,12 +97,32 @@ def _flag(name: str, value: object) -> bool:
     return bool(value)
 
 
-class _BatchNorm:
+def _eps(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def _momentum(name: str, value: object) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1):
+        raise ValueError(f"{name} must be None or a number in [0, 1], got {value!r}")
+    return None if value is None else float(value)
+
+
+class _BatchNorm(Module):
     """What BatchNorm1d and BatchNorm2d share (parameters and attributes: see either); a subclass sets
     the input shapes it accepts."""
 
     _ndims: tuple[int, ...] = ()
     _shape_hint = ""
+
+    # checked whenever set, as the constructor checks them; their agreement with the parameters and
+    # buffers is checked when the layer runs
+    num_features = Setting(_checks.positive_int)
+    eps = Setting(_eps)
+    momentum = Setting(_momentum)
+    affine = Setting(_flag)
+    track_running_stats = Setting(_flag)
 
     def __init__(
         self,
@@ -113,16 +134,11 @@ class _BatchNorm:
         *,
         bias: bool = True,
     ) -> None:
-        self.num_features = _checks.positive_int("num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps) or eps <= 0:
-            raise ValueError(f"eps must be a number > 0, got {eps!r}")
-        self.eps = float(eps)
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                                     or not 0 <= momentum <= 1):
-            raise ValueError(f"momentum must be None or a number in [0, 1], got {momentum!r}")
-        self.momentum = None if momentum is None else float(momentum)
-        self.affine = _flag("affine", affine)
-        self.track_running_stats = _flag("track_running_stats", track_running_stats)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
         use_bias = _flag("bias", bias)
         self.training = True
         c = self.num_features
@@ -212,16 +228,27 @@ class _BatchNorm:
             return
         self._num_batches_tracked = _checks.positive_int("num_batches_tracked", value, 0)
 
-    # -- modes --------------------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        """The parameters and buffers agree with ``affine``, ``track_running_stats`` and ``num_features``
+        (a setting changed after construction must come with them)."""
+        for flag, names in (("affine", ("weight",)), ("track_running_stats",
+                                                      ("running_mean", "running_var", "num_batches_tracked"))):
+            on = getattr(self, flag)
+            for name in names:
+                value = getattr(self, name)
+                if on and value is None:
+                    raise ValueError(f"{name} must be set when {flag}=True, got None: {flag} was changed after "
+                                     f"construction; assign {name} too, or build a new {type(self).__name__}")
+                if not on and value is not None:
+                    raise ValueError(f"{name} must be None when {flag}=False, got {type(value).__name__}: "
+                                     f"{flag} was changed after construction; set {name} = None too")
+        if not self.affine and self.bias is not None:
+            raise ValueError("bias must be None when affine=False, got ndarray: affine was changed after "
+                             "construction; set bias = None too")
+        c = (self.num_features,)
+        check_shapes(self, {"weight": c, "bias": c, "running_mean": c, "running_var": c}, "num_features")
 
-    def train(self, mode: bool = True) -> _BatchNorm:
-        """Set training mode (``mode=True``) or eval mode; returns the layer, like torch."""
-        self.training = _flag("mode", mode)
-        return self
-
-    def eval(self) -> _BatchNorm:
-        """Set eval mode: normalize with the running statistics (if tracked); returns the layer."""
-        return self.train(False)
+    # -- modes (train() and eval() come from Module) --------------------------------------------
 
     @property
     def uses_batch_stats(self) -> bool:
@@ -237,6 +264,7 @@ class _BatchNorm:
 
     def _check_input(self, x) -> np.ndarray:
         """Return ``x`` as a finite float64 array of an accepted shape with ``num_features`` channels."""
+        self._check_settings()
         x = _checks.finite_array("x", x, self._ndims, self._shape_hint)
         if x.shape[1] != self.num_features:
             raise ValueError(f"x must have num_features={self.num_features} channels (axis 1), "
@@ -478,6 +506,8 @@ class BatchNormFrame:
     result: float | np.ndarray
     narration: str
     _trace: BatchNormTrace
+    #: What the frame asks a student to predict (None for a statistic of values abridged with "…").
+    question: Ask | None = None
 
     @property
     def output_so_far(self) -> np.ndarray:
@@ -491,6 +521,16 @@ class BatchNormFrame:
 
 def _index(cell) -> str:
     return ",".join(str(int(i)) for i in cell)
+
+
+#: Values a mean (a variance) lists before abridging them with "…"; listed in full, the statistic is asked.
+_STAT_TERMS, _VARIANCE_TERMS = 6, 4
+
+
+def _exact(value: float) -> str:
+    """A constant as short as it reads (``0.9``), with every digit when that is what it takes."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
 
 
 class BatchNormTrace(Trace):
@@ -622,15 +662,16 @@ class BatchNormTrace(Trace):
             mean = float(self.batch_mean[c])
             if phase == "mean":
                 total = float(values.sum())
-                fields = dict(empty, total=total, var=None, result=mean,
-                              narration=self._narrate_mean(c, values, total, mean))
+                narration, question = self._narrate_mean(c, values, total, mean)
+                fields = dict(empty, total=total, var=None, result=mean, narration=narration, question=question)
             else:
                 squared = values - mean
                 squared = squared * squared
                 total = float(squared.sum())
                 var = float(self.batch_var[c])
+                narration, question = self._narrate_variance(c, values, mean, total, var)
                 fields = dict(empty, total=total, squared_deviations=squared, var=var, result=var,
-                              narration=self._narrate_variance(c, values, mean, total, var))
+                              narration=narration, question=question)
             return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
                                   mean=mean, eps=self.eps, _trace=self, **fields)
         if phase == "normalize":
@@ -644,11 +685,11 @@ class BatchNormTrace(Trace):
             normalized = self.normalized[tuple(cells.T)]
             outputs = self.output[tuple(cells.T)]
             result = outputs if self.by_row else float(outputs[0])
-            narration = self._narrate_normalize(c, cells, values, mean, var, normalized, gamma, beta, outputs)
+            narration, question = self._narrate_normalize(c, cells, values, mean, var, normalized, gamma, beta, outputs)
             return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
                                   mean=mean, var=var, eps=self.eps,
                                   **dict(empty, std=std, normalized=normalized, gamma=gamma, beta=beta),
-                                  result=result, narration=narration, _trace=self)
+                                  result=result, narration=narration, _trace=self, question=question)
         c, which = divmod(local, 2)
         if which == 0:
             statistic, old, observed, new = ("running_mean", self.running_mean[c], self.batch_mean[c],
@@ -657,66 +698,138 @@ class BatchNormTrace(Trace):
             statistic, old, observed, new = ("running_var", self.running_var[c], self.unbiased_var[c],
                                              self.new_running_var[c])
         old, observed, new = float(old), float(observed), float(new)
+        narration, question = self._narrate_update(c, statistic, old, observed, new)
         return BatchNormFrame(index=k, phase=phase, channel=c, cells=np.zeros((0, self.input.ndim), dtype=np.intp),
                               values=np.zeros(0), count=self.count, mean=float(self.batch_mean[c]),
                               var=float(self.batch_var[c]), eps=self.eps,
                               **dict(empty, statistic=statistic, old=old, observed=observed, factor=self.factor),
-                              result=new, narration=self._narrate_update(c, statistic, old, observed, new),
-                              _trace=self)
+                              result=new, narration=narration, _trace=self, question=question)
 
     # -- narration -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _narrate_mean(c: int, values: np.ndarray, total: float, mean: float) -> str:
-        """``mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50``."""
-        terms = _shorten(values, 6, _signed)
-        n = len(values)
-        return f"mean[{c}] = ({' + '.join(terms)}) / {n} = {_number(total)} / {n} = {_number(mean)}"
+    # The numbers of each narration have the decimals with which every step, redone from them, gives the
+    # result shown (see layerviz._format.redoable); a question hides every step after its operands.
 
     @staticmethod
-    def _narrate_variance(c: int, values: np.ndarray, mean: float, total: float, var: float) -> str:
-        """``var[0] = ((1.00 − 2.50)² + … + (4.00 − 2.50)²) / 4 = 5.00 / 4 = 1.25``."""
-        terms = _shorten(values, 4, lambda v: f"({_number(v)} − {_signed(mean)})²")
+    def _narrate_mean(c: int, values: np.ndarray, total: float, mean: float) -> tuple[str, Ask | None]:
+        """``mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50``; the question hides the sum too."""
         n = len(values)
-        return f"var[{c}] = ({' + '.join(terms)}) / {n} = {_number(total)} / {n} = {_number(var)}"
+        if n <= _STAT_TERMS:
+            shown = redoable(values, [total, mean, mean], lambda o, r: [o.sum(), r[0] / n, o.sum() / n],
+                             intermediate=(0,))
+            head = f"mean[{c}] = ({' + '.join(paren(t) for t in shown.operands)}) / {n}"
+            question = Ask(f"{head} = ?", shown.results[1], mean)
+            total_text, mean_text = shown.results[0], shown.results[1]
+        else:  # abridged: the sum of the values is shown, its division can be redone
+            shown = redoable([total], [mean], lambda o, _: [o[0] / n])
+            head = f"mean[{c}] = ({' + '.join(_shorten(values, _STAT_TERMS, lambda v: paren(_number(v))))}) / {n}"
+            question, (total_text,), (mean_text,) = None, shown.operands, shown.results
+        return f"{head} = {total_text} / {n} = {mean_text}", question
+
+    @staticmethod
+    def _narrate_variance(c: int, values: np.ndarray, mean: float, total: float, var: float) -> tuple[str, Ask | None]:
+        """``var[0] = ((1.00 − 2.50)² + … + (4.00 − 2.50)²) / 4 = 5.00 / 4 = 1.25``; the question hides the sum."""
+        n = len(values)
+        if n <= _VARIANCE_TERMS:
+            def redo(o, r):
+                squares = ((o[:-1] - o[-1]) ** 2).sum()
+                return [squares, r[0] / n, squares / n]
+
+            shown = redoable([*values, mean], [total, var, var], redo, intermediate=(0,))
+            m = paren(shown.operands[-1])
+            head = f"var[{c}] = ({' + '.join(f'({t} − {m})²' for t in shown.operands[:-1])}) / {n}"
+            question = Ask(f"{head} = ?", shown.results[1], var)
+            total_text, var_text = shown.results[0], shown.results[1]
+        else:  # abridged: the sum of the squares is shown, its division can be redone
+            shown = redoable([total], [var], lambda o, _: [o[0] / n])
+            m = paren(_number(mean))
+            terms = _shorten(values, _VARIANCE_TERMS, lambda v: f"({_number(v)} − {m})²")
+            head = f"var[{c}] = ({' + '.join(terms)}) / {n}"
+            question, (total_text,), (var_text,) = None, shown.operands, shown.results
+        return f"{head} = {total_text} / {n} = {var_text}", question
 
     def _narrate_normalize(self, c: int, cells: np.ndarray, values: np.ndarray, mean: float, var: float,
-                           normalized: np.ndarray, gamma: float, beta: float, outputs: np.ndarray) -> str:
-        """``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = (-1.34) × 1.00 + 0.00 = -1.34``."""
-        scale = "" if self.weight is None else f" × {_signed(gamma)}"
-        shift = "" if self.bias is None else f" + {_signed(beta)}"
-        if self.by_row:
-            if self.input.ndim == 2:
-                target = f"out[:,{c}]"
-            else:
-                target = f"out[{_index(cells[0, :-1])},:]"
-            listed = lambda a: "[" + ", ".join(_shorten(a, 6, _number)) + "]"
-            text = (f"{target} = ({listed(values)} − {_signed(mean)}) / √({_number(var)} + {self.eps:g})"
-                    f"{scale}{shift} = {listed(outputs)}")
-        else:
-            text = (f"out[{_index(cells[0])}] = ({_number(values[0])} − {_signed(mean)}) / "
-                    f"√({_number(var)} + {self.eps:g})")
-            if scale or shift:
-                text += f"{scale}{shift} = {_signed(normalized[0])}{scale}{shift}"
-            text += f" = {_number(outputs[0])}"
-        if not self.uses_batch_stats:
-            text += f"   (eval: running_mean[{c}], running_var[{c}])"
-        return text
+                           normalized: np.ndarray, gamma: float, beta: float,
+                           outputs: np.ndarray) -> tuple[str, Ask | None]:
+        """``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = (-1.34) × 1.00 + 0.00 = -1.34``.
 
-    def _narrate_update(self, c: int, statistic: str, old: float, observed: float, new: float) -> str:
-        """``running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25``."""
+        The question hides the normalized value: ``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = ?``.
+        """
+        eps = _exact(self.eps)  # every digit: the student computes with it
+        affine = [v for v, used in ((gamma, self.weight is not None), (beta, self.bias is not None)) if used]
+
+        def affine_of(o_affine, z):
+            """``z × γ + β`` with the affine operands given (those the layer has)."""
+            i = 0
+            if self.weight is not None:
+                z, i = z * o_affine[i], i + 1
+            if self.bias is not None:
+                z = z + o_affine[i]
+            return z
+
+        def terms(shown_affine):
+            i, scale, shift = 0, "", ""
+            if self.weight is not None:
+                scale, i = f" × {paren(shown_affine[i])}", i + 1
+            if self.bias is not None:
+                shift = f" + {paren(shown_affine[i])}"
+            return scale + shift
+
+        eval_note = "" if self.uses_batch_stats else f"   (eval: running_mean[{c}], running_var[{c}])"
+        if self.by_row:
+            m = len(values)
+
+            def redo_row(o, _):
+                return affine_of(o[m + 2:], (o[:m] - o[m]) / np.sqrt(o[m + 1] + float(eps)))
+
+            shown = redoable([*values, mean, var, *affine], outputs, redo_row)
+            target = f"out[:,{c}]" if self.input.ndim == 2 else f"out[{_index(cells[0, :-1])},:]"
+            head = (f"{target} = ({vector_text(shown.operands[:m])} − {paren(shown.operands[m])}) / "
+                    f"√({shown.operands[m + 1]} + {eps}){terms(shown.operands[m + 2:])}")
+            # the first entry's operands are shown, even when the row is abridged
+            question = Ask(f"{head} = ?{eval_note}", shown.results[0], float(outputs[0]), entry=True)
+            return f"{head} = {vector_text(shown.results)}{eval_note}", question
+
+        def redo(o, r):
+            z = (o[0] - o[1]) / np.sqrt(o[2] + float(eps))
+            # the normalized value; the output from it as shown (the narration's step) and as computed (the question's)
+            return [z, affine_of(o[3:], r[0]), affine_of(o[3:], z)] if affine else [z]
+
+        results = [float(normalized[0]), float(outputs[0]), float(outputs[0])] if affine else [float(outputs[0])]
+        shown = redoable([values[0], mean, var, *affine], results, redo, intermediate=(0,) if affine else ())
+        x, mu, v = shown.operands[:3]
+        head = f"out[{_index(cells[0])}] = ({x} − {paren(mu)}) / √({v} + {eps}){terms(shown.operands[3:])}"
+        text = head
+        if affine:
+            text += f" = {paren(shown.results[0])}{terms(shown.operands[3:])}"
+        text += f" = {shown.results[-1]}{eval_note}"
+        return text, Ask(f"{head} = ?{eval_note}", shown.results[-1], float(outputs[0]))
+
+    def _narrate_update(self, c: int, statistic: str, old: float, observed: float, new: float) -> tuple[str, Ask]:
+        """``running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25``; the running variance blends the unbiased
+        variance, shown with how it comes from the batch's: ``(unbiased: 1.25 × 4/3 = 1.67)``."""
         if self.momentum is None:
             t = self.new_num_batches_tracked
             keep, take = f"{t - 1}/{t}", f"1/{t}"
+            keep_value, take_value = (t - 1) / t, 1 / t
         else:
-            keep, take = f"{1 - self.momentum:g}", f"{self.momentum:g}"
-        text = f"{statistic}[{c}] = {keep} × {_signed(old)} + {take} × {_signed(observed)} = {_number(new)}"
+            keep, take = _exact(1 - self.momentum), _exact(self.momentum)
+            keep_value, take_value = float(keep), float(take)
+        n = self.count
         if statistic == "running_var":
-            n = self.count
-            text += f"   (unbiased: {_number(self.batch_var[c])} × {n}/{n - 1} = {_number(observed)})"
-        elif c == 0:
-            text += f"   (num_batches_tracked: {self.num_batches_tracked} → {self.new_num_batches_tracked})"
-        return text
+            # the unbiased variance, from the batch's as shown, is the step before
+            shown = redoable([old, self.batch_var[c]], [observed, new],
+                             lambda o, r: [o[1] * n / (n - 1), keep_value * o[0] + take_value * r[0]],
+                             intermediate=(0,))
+            (old_text, batch_var), (observed_text, new_text) = shown.operands, shown.results
+            note = f"   (unbiased: {batch_var} × {n}/{n - 1} = {observed_text})"
+        else:
+            shown = redoable([old, observed], [new], lambda o, _: [keep_value * o[0] + take_value * o[1]])
+            (old_text, observed_text), (new_text,) = shown.operands, shown.results
+            note = (f"   (num_batches_tracked: {self.num_batches_tracked} → {self.new_num_batches_tracked})"
+                    if c == 0 else "")
+        head = f"{statistic}[{c}] = {keep} × {paren(old_text)} + {take} × {paren(observed_text)}"
+        return f"{head} = {new_text}{note}", Ask(f"{head} = ?{note}", new_text, new)
 
     # -- scene ---------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from layerviz import _checks
-from layerviz._format import number as _number
-from layerviz._format import signed as _signed
+from layerviz._format import Ask, paren, redoable
+from layerviz.layers._module import Module, Setting, check_shapes, pair_of
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -25,7 +25,22 @@ from layerviz.trace import LazyCaptions, Trace
 _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-class Conv2d:
+def _padding(name: str, value: object) -> str | tuple[int, int]:
+    """``'same'``, ``'valid'``, or an ``(h, w)`` pair of ints >= 0 (an int is used for both)."""
+    if isinstance(value, str):
+        if value not in ("same", "valid"):
+            raise ValueError(f"{name} must be 'same', 'valid', an int or a pair of ints, got {value!r}")
+        return value
+    return _checks.int_pair(name, value, 0)
+
+
+def _padding_mode(name: str, value: object) -> str:
+    if not isinstance(value, str) or value not in _NUMPY_PAD_MODES:
+        raise ValueError(f"{name} must be one of {sorted(_NUMPY_PAD_MODES)}, got {value!r}")
+    return value
+
+
+class Conv2d(Module):
     """A 2-D convolution with ``torch.nn.Conv2d``'s arguments and weight shapes.
 
     Parameters
@@ -61,6 +76,17 @@ class Conv2d:
             [37., 43.]]])
     """
 
+    # Settings are checked whenever they are set, as the constructor checks them (``conv.stride = 2``
+    # stores ``(2, 2)``); the rules between settings and the weight's shape are checked when the layer runs.
+    in_channels = Setting(_checks.positive_int)
+    out_channels = Setting(_checks.positive_int)
+    kernel_size = Setting(pair_of(1))
+    stride = Setting(pair_of(1))
+    padding = Setting(_padding)
+    dilation = Setting(pair_of(1))
+    groups = Setting(_checks.positive_int)
+    padding_mode = Setting(_padding_mode)
+
     def __init__(
         self,
         in_channels: int,
@@ -75,28 +101,17 @@ class Conv2d:
         *,
         rng: np.random.Generator | int | None = None,
     ) -> None:
-        self.in_channels = _checks.positive_int("in_channels", in_channels)
-        self.out_channels = _checks.positive_int("out_channels", out_channels)
-        self.groups = _checks.positive_int("groups", groups)
-        for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
-            if channels % self.groups:
-                raise ValueError(f"{name} must be divisible by groups, got {name}={channels}, groups={self.groups}")
-        self.kernel_size = _checks.int_pair("kernel_size", kernel_size, 1)
-        self.stride = _checks.int_pair("stride", stride, 1)
-        self.dilation = _checks.int_pair("dilation", dilation, 1)
-        if padding_mode not in _NUMPY_PAD_MODES:
-            raise ValueError(f"padding_mode must be one of {sorted(_NUMPY_PAD_MODES)}, got {padding_mode!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.groups = groups
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.dilation = dilation
         self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"padding='same' needs stride 1, got stride={self.stride}")
-            self.padding = padding
-        else:
-            self.padding = _checks.int_pair("padding", padding, 0)
+        self.padding = padding
+        self._check_settings()
 
-        rng = np.random.default_rng(rng)
+        rng = _checks.generator("rng", rng)
         kh, kw = self.kernel_size
         bound = 1.0 / np.sqrt(self.in_channels // self.groups * kh * kw)
         self.weight = rng.uniform(-bound, bound, self.weight_shape)
@@ -112,6 +127,14 @@ class Conv2d:
         if module.bias is not None:
             conv.bias = _checks.torch_array(module.bias)
         return conv
+
+    def _check_settings(self) -> None:
+        """The rules between settings: channels divisible by ``groups``, ``padding='same'`` with stride 1."""
+        for name, channels in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if channels % self.groups:
+                raise ValueError(f"{name} must be divisible by groups, got {name}={channels}, groups={self.groups}")
+        if self.padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride 1, got stride={self.stride}")
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -162,7 +185,10 @@ class Conv2d:
     # -- forward ------------------------------------------------------------------------------
 
     def _check_input(self, x) -> np.ndarray:
-        """Return ``x`` as a finite ``(N, C, H, W)`` float64 array."""
+        """Return ``x`` as a finite ``(N, C, H, W)`` float64 array (after the settings and the weights' shapes)."""
+        self._check_settings()
+        check_shapes(self, {"weight": self.weight_shape, "bias": (self.out_channels,)},
+                     "out_channels, in_channels, groups and kernel_size")
         x = _checks.finite_array("x", x, (3, 4), "(C, H, W) or (N, C, H, W)")
         batched = x if x.ndim == 4 else x[None]
         if batched.shape[1] != self.in_channels:
@@ -296,6 +322,8 @@ class ConvFrame:
     result: float
     narration: str
     _trace: ConvTrace
+    #: What the frame asks a student to predict (None: a sum of products the narration does not list).
+    question: Ask | None = None
 
     @property
     def output_so_far(self) -> np.ndarray:
@@ -332,7 +360,7 @@ class ConvTrace(Trace):
         self.layer = conv
         self.weight = conv.weight.copy()
         self.bias = None if conv.bias is None else conv.bias.copy()
-        self.input = np.array(x, dtype=np.float64)
+        self.input = np.array(_checks.plain(x), dtype=np.float64)
         self.batched = self.input.ndim == 4
         self.padded = conv._pad(batched)
         self.output4 = conv._forward_padded(self.padded)
@@ -362,6 +390,7 @@ class ConvTrace(Trace):
         bias = 0.0 if self.bias is None else float(self.bias[o])
         cell = (int(n), int(o), int(i), int(j)) if self.batched else (int(o), int(i), int(j))
         result = float(self.output4[n, o, i, j])
+        narration, question = self._narrate(cell, window, kernel, partial_sums, bias, result)
         return ConvFrame(
             index=k,
             cell=cell,
@@ -375,23 +404,38 @@ class ConvTrace(Trace):
             partial_sums=partial_sums,
             bias=bias,
             result=result,
-            narration=self._narrate(cell, window, kernel, partial_sums, bias, result),
+            narration=narration,
             _trace=self,
+            question=question,
         )
 
     @staticmethod
-    def _narrate(cell, window, kernel, partial_sums, bias, result) -> str:
-        """``out[0,1,2] = 0.50×1.00 + … + 0.10 (bias) = 2.35``; per-channel sums when terms are many."""
-        if window.size <= 9:
-            terms = [f"{_signed(a)}×{_signed(b)}" for a, b in zip(window.ravel(), kernel.ravel())]
+    def _narrate(cell, window, kernel, partial_sums, bias, result) -> tuple[str, Ask | None]:
+        """``out[0,1,2] = 0.50×1.00 + … + 0.10 (bias) = 2.35``; per-channel sums when terms are many.
+
+        The numbers have the decimals with which the sum, redone from them, gives the result shown
+        (:func:`~layerviz._format.redoable`). Returns the narration and the question: the products listed,
+        the result hidden (None when per-channel sums stand for products not listed).
+        """
+        listed = window.size <= 9
+        extra = [bias] if bias else []
+        if listed:
+            n = window.size
+            shown = redoable([*window.ravel(), *kernel.ravel(), *extra], [result],
+                             lambda o, _: [o[:n] @ o[n : 2 * n] + o[2 * n :].sum()])
+            terms = [f"{paren(a)}×{paren(b)}" for a, b in zip(shown.operands[:n], shown.operands[n : 2 * n])]
         else:
-            terms = [f"{_signed(s)} (channel {c})" if len(partial_sums) > 1 else f"{_signed(s)} (sum of {window.size} products)"
-                     for c, s in enumerate(partial_sums)]
+            n = len(partial_sums)
+            shown = redoable([*partial_sums, *extra], [result], lambda o, _: [o.sum()])
+            terms = [f"{paren(s)} (channel {c})" if n > 1 else f"{paren(s)} (sum of {window.size} products)"
+                     for c, s in enumerate(shown.operands[:n])]
             if len(terms) > 6:
                 terms = terms[:3] + ["…"] + terms[-2:]
         if bias:
-            terms.append(f"{_signed(bias)} (bias)")
-        return f"out[{','.join(map(str, cell))}] = {' + '.join(terms)} = {_number(result)}"
+            terms.append(f"{paren(shown.operands[-1])} (bias)")
+        head = f"out[{','.join(map(str, cell))}] = {' + '.join(terms)}"
+        question = Ask(f"{head} = ?", shown.results[0], result) if listed else None
+        return f"{head} = {shown.results[0]}", question
 
     def scene(self) -> Scene:
         """Input (padded) ∗ kernel + bias = output, with the window, kernel and cell lit per frame."""

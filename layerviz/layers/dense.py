@@ -19,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerviz.layers._module import Module
 from layerviz.layers.activation import activation_named
 from layerviz.layers.linear import Linear, LinearTrace
 
 
-class Dense:
+class Dense(Module):
     """``Linear(in_features, out_features, bias)`` followed by an element-wise activation.
 
     Parameters
@@ -57,9 +58,37 @@ class Dense:
         self.act = activation_named(activation)
         self.linear = Linear(in_features, out_features, bias, rng=rng)
 
-    activation = property(lambda self: self.act.name, doc="The activation's name ('relu', ...).")
-    in_features = property(lambda self: self.linear.in_features)
-    out_features = property(lambda self: self.linear.out_features)
+    def _children(self) -> tuple:
+        return (self.linear, self.act)
+
+    @property
+    def activation(self) -> str:
+        """The activation's name (``'relu'``, ...); set it to change the activation, as the constructor's argument."""
+        return self.act.name
+
+    @activation.setter
+    def activation(self, value: str | None) -> None:
+        act = activation_named(value)
+        act.training = self.training
+        self.act = act
+
+    @property
+    def in_features(self) -> int:
+        """The linear part's ``in_features`` (checked when set; the weight's shape when the layer runs)."""
+        return self.linear.in_features
+
+    @in_features.setter
+    def in_features(self, value: int) -> None:
+        self.linear.in_features = value
+
+    @property
+    def out_features(self) -> int:
+        """The linear part's ``out_features`` (checked when set; the weight's shape when the layer runs)."""
+        return self.linear.out_features
+
+    @out_features.setter
+    def out_features(self, value: int) -> None:
+        self.linear.out_features = value
 
     @property
     def weight(self) -> np.ndarray:

@@ -38,7 +38,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerviz import _checks
+from layerviz._format import Ask, redoable
 from layerviz._format import number as _number
+from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -106,7 +108,7 @@ def _draw_mask(rng: np.random.Generator, p: float, shape: tuple[int, ...]) -> np
     return np.asarray(rng.random(shape) >= p)
 
 
-class Dropout:
+class Dropout(Module):
     """Dropout with ``torch.nn.Dropout``'s arguments, training / eval modes and inverted scaling.
 
     Parameters
@@ -136,13 +138,14 @@ class Dropout:
     array([1., 2.])
     """
 
+    inplace = Setting(_checks.flag)
+    rng = Setting(_checks.generator, doc="The generator the masks are drawn from (a seed set here makes one).")
+
     def __init__(self, p: float = 0.5, inplace: bool = False, *, rng: np.random.Generator | int | None = None) -> None:
         self.p = p
-        if not isinstance(inplace, (bool, np.bool_)):
-            raise ValueError(f"inplace must be True or False, got {inplace!r}")
-        self.inplace = bool(inplace)
+        self.inplace = inplace
         self.training = True
-        self.rng = np.random.default_rng(rng)
+        self.rng = rng
 
     @classmethod
     def _from_torch(cls, module, *, rng: np.random.Generator | int | None = None) -> Dropout:
@@ -165,17 +168,6 @@ class Dropout:
     def scale(self) -> float:
         """The factor kept values are multiplied by in training: ``1 / (1 - p)``, or 0 when ``p = 1``."""
         return _scale(self.p)
-
-    def train(self, mode: bool = True) -> Dropout:
-        """Set training mode (``mode=False``: eval mode); returns the layer, like torch."""
-        if not isinstance(mode, (bool, np.bool_)):
-            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> Dropout:
-        """Set eval mode, where dropout is the identity; returns the layer, like torch."""
-        return self.train(False)
 
     def sample_mask(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Draw the next mask of ``shape`` from the layer's generator (True = kept), whatever the mode.
@@ -272,7 +264,7 @@ def mean_over_masks(x: ArrayLike, p: float, n_masks: int = 1000, rng: np.random.
     x = _check_x(x)
     p = _check_p(p)
     n_masks = _checks.positive_int("n_masks", n_masks)
-    rng = np.random.default_rng(rng)
+    rng = _checks.generator("rng", rng)
     kept = np.zeros(x.shape, dtype=np.int64)
     chunk = max(1, (1 << 22) // max(x.size, 1))  # ~32 MB of uniform draws at a time
     for start in range(0, n_masks, chunk):
@@ -318,6 +310,8 @@ class DropoutFrame:
     kept: int
     narration: str
     _trace: DropoutTrace
+    #: What the frame asks a student to predict: a scaling frame's example (a mask is drawn, not computed).
+    question: Ask | None = None
 
     @property
     def mask_so_far(self) -> np.ndarray | None:
@@ -432,12 +426,20 @@ class DropoutTrace(Trace):
         mask = None if self.mask is None else self.mask[where + (Ellipsis,)]
         kept = int(self.kept_per_sample[n]) if stage != "mask" else int(mask.sum())
         result = self.output[where + (Ellipsis,)]
+        narration, question = self._narrate(n, stage, where, values, mask, kept)
         return DropoutFrame(index=k, stage=stage, where=where, x=values, mask=mask, scale=self.scale, result=result,
-                            kept=kept, narration=self._narrate(n, stage, where, values, mask, kept), _trace=self)
+                            kept=kept, narration=narration, _trace=self, question=question)
 
     def _narrate(self, n: int, stage: str, where: tuple[int, ...], x: np.ndarray, mask: np.ndarray | None,
-                 kept: int) -> str:
-        """The narration of a frame of sample ``n`` about ``x = input[where]``."""
+                 kept: int) -> tuple[str, Ask | None]:
+        """The narration of a frame of sample ``n`` about ``x = input[where]``, and its question (a scaling
+        frame asks for its example: ``out = x × scale``; a mask is drawn, not computed: it asks nothing)."""
+        if stage == "scale":
+            return self._narrate_scaling(n, where, x, kept)
+        return self._narrate_mask(n, stage, where, x, mask, kept), None
+
+    def _narrate_mask(self, n: int, stage: str, where: tuple[int, ...], x: np.ndarray, mask: np.ndarray | None,
+                      kept: int) -> str:
         sample = f"sample {n}: " if self.batched else ""
         if stage == "identity":
             return (f"{sample}eval mode: dropout is the identity, {_name('out', where)} = {_name('x', where)} "
@@ -445,33 +447,42 @@ class DropoutTrace(Trace):
         if stage == "mask" and x.ndim == 0:
             verdict = "kept (1)" if mask else "dropped (0)"
             return f"{_name('x', where)} = {_number(float(x))} → {verdict}"
-        if stage == "mask":
-            row, size = _name("x", where, row=True), x.size
-            if kept == size:
-                return f"{row} ({size} values): all kept (1)"
-            if kept == 0:
-                return f"{row} ({size} values): all dropped (0)"
-            dropped = np.flatnonzero(~mask)
-            listed = ", ".join(f"{_name('x', (*where, int(j)))} = {_number(float(x[j]))}"
-                               for j in dropped[:_ROW_LISTED])
-            more = f", … ({len(dropped) - _ROW_LISTED} more)" if len(dropped) > _ROW_LISTED else ""
-            return f"{row} ({size} values): {kept} kept (1), {len(dropped)} dropped (0): {listed}{more}"
-        # the scaling step of one sample
+        row, size = _name("x", where, row=True), x.size
+        if kept == size:
+            return f"{row} ({size} values): all kept (1)"
+        if kept == 0:
+            return f"{row} ({size} values): all dropped (0)"
+        dropped = np.flatnonzero(~mask)
+        listed = ", ".join(f"{_name('x', (*where, int(j)))} = {_number(float(x[j]))}"
+                           for j in dropped[:_ROW_LISTED])
+        more = f", … ({len(dropped) - _ROW_LISTED} more)" if len(dropped) > _ROW_LISTED else ""
+        return f"{row} ({size} values): {kept} kept (1), {len(dropped)} dropped (0): {listed}{more}"
+
+    def _narrate_scaling(self, n: int, where: tuple[int, ...], x: np.ndarray, kept: int) -> tuple[str, Ask | None]:
+        """The scaling step of sample ``n``: ``kept values × 1/(1 − p) = … e.g. out[0,2] = 0.57 × 2.00 = 1.14``."""
+        sample = f"sample {n}: " if self.batched else ""
         total = x.size
-        p_text = f"{self.p:g}"
+        p_text = repr(float(self.p))  # every digit: the scale is redone from it
         if self.p == 1:
             return (f"{sample}p = 1: every value is dropped, so the output is all 0 "
-                    f"(torch scales by 0 instead of 1/(1 − 1))")
-        scale = _number(self.scale)
-        head = f"{sample}kept values × 1/(1 − p) = 1/(1 − {p_text}) = × {scale}"
+                    f"(torch scales by 0 instead of 1/(1 − 1))"), None
         if kept == 0:
-            return f"{head}: no value was kept, the output is all 0"
+            return (f"{sample}kept values × 1/(1 − p) = 1/(1 − {p_text}) = × {_number(self.scale)}: "
+                    "no value was kept, the output is all 0"), None
         flat = int(self.example[n])
         element = tuple(int(i) for i in np.unravel_index(flat, x.shape)) if x.ndim else ()
-        out = self.output[where + element]
-        example = f"e.g. {_name('out', (*where, *element))} = {_number(float(x[element]))} × {scale} = {_number(float(out))}"
+        out = float(self.output[where + element])
+        # the example's input and the scale with the decimals that make the product, redone, give the output
+        # shown; the scale (an intermediate) also comes out of 1/(1 − p) as p is shown
+        p_shown = float(p_text)
+        shown = redoable([float(x[element])], [self.scale, out],
+                         lambda o, r: [1 / (1 - p_shown), o[0] * r[0]], intermediate=(0,))
+        (value,), (scale, result) = shown.operands, shown.results
+        head = f"{sample}kept values × 1/(1 − p) = 1/(1 − {p_text}) = × {scale}"
+        name = _name("out", (*where, *element))
         dropped = f"the {total - kept} dropped values stay 0" if kept < total else "nothing was dropped"
-        return f"{head}: {kept} of {total} kept, {example}; {dropped}"
+        question = Ask(f"{sample}kept values × {scale}: {name} = {value} × {scale} = ?", result, out)
+        return f"{head}: {kept} of {total} kept, e.g. {name} = {value} × {scale} = {result}; {dropped}", question
 
     # -- scene ----------------------------------------------------------------------------------
 

@@ -19,15 +19,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerviz import _checks
+from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
-from layerviz._format import signed as _signed
+from layerviz.layers._module import Module, Setting, check_shapes
 from layerviz.layers.activation import Identity, _Activation, index_name
 from layerviz.scene import Grid, Highlight, Network, Scene
 from layerviz.trace import LazyCaptions, Trace
 
-#: Products listed in a narration before the sum is abridged with "…".
-_KEEP_TERMS = 6
+#: Products listed in a narration before the sum is abridged with "…" (a narration that lists them all asks
+#: "predict the next value": 8 lists the layers of the anatomy and linear explorers in full).
+_KEEP_TERMS = 8
 
 #: The two pictures of a linear layer's frames.
 VIEWS = ("matrix", "neurons")
@@ -39,7 +41,7 @@ def check_view(view: object) -> str:
     return view
 
 
-class Linear:
+class Linear(Module):
     """A fully connected layer with ``torch.nn.Linear``'s arguments and parameter shapes.
 
     Parameters
@@ -67,13 +69,16 @@ class Linear:
     array([-0.25])
     """
 
+    # checked whenever set, as the constructor checks them; the weight's shape is checked when the layer runs
+    in_features = Setting(_checks.positive_int)
+    out_features = Setting(_checks.positive_int)
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  rng: np.random.Generator | int | None = None) -> None:
-        self.in_features = _checks.positive_int("in_features", in_features)
-        self.out_features = _checks.positive_int("out_features", out_features)
-        if not isinstance(bias, (bool, np.bool_)):
-            raise ValueError(f"bias must be True or False, got {bias!r}")
-        rng = np.random.default_rng(rng)
+        self.in_features = in_features
+        self.out_features = out_features
+        bias = _checks.flag("bias", bias)
+        rng = _checks.generator("rng", rng)
         bound = 1.0 / np.sqrt(self.in_features)
         self.weight = rng.uniform(-bound, bound, (self.out_features, self.in_features))
         self.bias = rng.uniform(-bound, bound, self.out_features) if bias else None
@@ -105,6 +110,8 @@ class Linear:
 
     def _check_input(self, x: ArrayLike) -> np.ndarray:
         """``x`` as a finite float64 array ``(..., in_features)``."""
+        check_shapes(self, {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)},
+                     "out_features and in_features")
         x = _checks.finite_array("x", x, tuple(range(1, 65)), "(..., in_features)")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"x must have in_features={self.in_features} values on its last axis, "
@@ -182,6 +189,8 @@ class LinearFrame:
     z: float
     result: float
     narration: str
+    #: What the frame asks a student to predict (None when the sum is abridged with "…").
+    question: Ask | None = None
 
     def __repr__(self) -> str:
         return f"LinearFrame({self.index}: {self.narration})"
@@ -239,19 +248,51 @@ class LinearTrace(Trace):
         products = weights * x
         bias = 0.0 if self.bias is None else float(self.bias[o])
         z, result = float(self.z[n, o]), float(self.outputs2[n, o])
-        return LinearFrame(k, cell, o, x, weights, products, bias, z, result, self._narrate(cell, x, weights, bias, z, result))
+        narration, question = self._narrate(cell, x, weights, bias, z, result)
+        return LinearFrame(k, cell, o, x, weights, products, bias, z, result, narration, question)
 
-    def _narrate(self, cell, x, weights, bias, z, result) -> str:
-        terms = _shorten(range(len(x)), _KEEP_TERMS, lambda i: f"{_signed(weights[i])}×{_signed(x[i])}")
-        if len(x) > _KEEP_TERMS:
-            terms[terms.index("…")] = f"… ({len(x)} products)"
+    def _narrate(self, cell, x, weights, bias, z, result) -> tuple[str, Ask | None]:
+        """``z[2] = 0.50×1.00 + (-0.20)×0.30 + 0.10 (bias) = 0.54; a[2] = relu(0.54) = max(0, 0.54) = 0.54``.
+
+        The numbers have the decimals with which each step, redone from them, gives the result shown
+        (:func:`~layerviz._format.redoable`); ``z`` has one decimal fewer than the products' operands, so
+        that the activation of ``z`` as shown gives ``a`` too. Returns the narration and the question (the
+        products listed, the result hidden: for a Dense layer ``z`` hidden too, ``a`` asked), None when abridged.
+        """
+        n, act = len(x), self.activation
+        extra = [bias] if self.bias is not None else []
+        listed = n <= _KEEP_TERMS
+        if listed:
+            def redo(o, shown):
+                zz = o[:n] @ o[n : 2 * n] + o[2 * n :].sum()
+                # z; then a from z as shown (the narration's step) and from z as computed (the question's)
+                return [zz] if act is None else [zz, *act._apply(np.array([shown[0], zz]))]
+
+            values = [z] if act is None else [z, result, result]
+            shown = redoable([*weights, *x, *extra], values, redo, intermediate=(0,) if act is not None else ())
+            w_text, x_text = shown.operands[:n].__getitem__, shown.operands[n : 2 * n].__getitem__
+            bias_text, z_text = (shown.operands[-1] if extra else ""), shown.results[0]
+            a_text = shown.results[-1]
+        else:  # abridged: only the terms shown are formatted; a from z as shown is still exact
+            w_text, x_text = (lambda i: _number(weights[i])), (lambda i: _number(x[i]))
+            bias_text = _number(bias)
+            if act is None:
+                z_text = a_text = _number(z)
+            else:
+                step = redoable([z], [result], lambda o, _: act._apply(o))
+                z_text, a_text = step.operands[0], step.results[0]
+        terms = _shorten(range(n), _KEEP_TERMS, lambda i: f"{paren(w_text(i))}×{paren(x_text(i))}")
+        if not listed:
+            terms[terms.index("…")] = f"… ({n} products)"
         if self.bias is not None:
-            terms.append(f"{_signed(bias)} (bias)")
-        name = index_name("z" if self.activation is not None else "out", cell)
-        text = f"{name} = {' + '.join(terms)} = {_number(z)}"
-        if self.activation is None:
-            return text
-        return f"{text}; {index_name('a', cell)} = {self.activation.explain(z, result)}"
+            terms.append(f"{paren(bias_text)} (bias)")
+        name = index_name("z" if act is not None else "out", cell)
+        head = f"{name} = {' + '.join(terms)}"
+        if act is None:
+            return f"{head} = {z_text}", (Ask(f"{head} = ?", z_text, z) if listed else None)
+        a_name = index_name("a", cell)
+        narration = f"{head} = {z_text}; {a_name} = {act.explain(z_text, a_text)}"
+        return narration, (Ask(f"{head}; {a_name} = {act.name}({name}) = ?", a_text, result) if listed else None)
 
     def element_frames(self) -> np.ndarray:
         """The frame at which each output element is computed, shaped like the output."""

@@ -20,14 +20,15 @@ Padding must be at most half the kernel size (``p <= k // 2``).
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from layerviz import _checks
+from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
-from layerviz._format import signed as _signed
+from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -45,6 +46,15 @@ def _torch_form(name: str, value: object, minimum: int) -> IntOrPair:
     """``value`` checked, in torch's form: an int stays an int, a pair becomes a tuple."""
     pair = _checks.int_pair(name, value, minimum)
     return pair if isinstance(value, (tuple, list)) else pair[0]
+
+
+def _torch_form_of(minimum: int):
+    """The check of a window setting: ``check(name, value)`` gives :func:`_torch_form`'s value."""
+
+    def check(name: str, value: object) -> IntOrPair:
+        return _torch_form(name, value, minimum)
+
+    return check
 
 
 def _pair(value: IntOrPair) -> tuple[int, int]:
@@ -70,18 +80,39 @@ def _torch_stride(stride):
 # -- the layers ----------------------------------------------------------------------------------
 
 
-class _WindowPool2d:
-    """What MaxPool2d and AvgPool2d share: kernel, stride, padding, ceil_mode, output size, input checks."""
+class _WindowPool2d(Module):
+    """What MaxPool2d and AvgPool2d share: kernel, stride, padding, ceil_mode, output size, input checks.
+
+    The settings are checked whenever they are set (``pool.stride = 0`` raises there), as the
+    constructor checks them; padding against the kernel size is checked when the layer runs.
+    """
 
     _dilation: tuple[int, int] = (1, 1)
 
+    kernel_size = Setting(_torch_form_of(1))
+    padding = Setting(_torch_form_of(0))
+    ceil_mode = Setting(_checks.flag)
+
+    @property
+    def stride(self) -> IntOrPair:
+        """The step between windows. The constructor's ``stride=None`` is the kernel size then (as torch
+        stores it); ``pool.stride = None`` later means the kernel size, whatever it becomes."""
+        stride = self.__dict__.get("_stride")
+        return self.kernel_size if stride is None else stride
+
+    @stride.setter
+    def stride(self, value: IntOrPair | None) -> None:
+        self.__dict__["_stride"] = None if value is None else _torch_form("stride", value, 1)
+
     def _set_window(self, kernel_size, stride, padding, ceil_mode) -> None:
-        self.kernel_size = _torch_form("kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else _torch_form("stride", stride, 1)
-        self.padding = _torch_form("padding", padding, 0)
-        if not isinstance(ceil_mode, (bool, np.bool_)):
-            raise ValueError(f"ceil_mode must be True or False, got {ceil_mode!r}")
-        self.ceil_mode = bool(ceil_mode)
+        self.kernel_size = kernel_size
+        self.stride = self.kernel_size if stride is None else stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        """Padding at most half the kernel size (torch's rule)."""
         (kh, kw), (ph, pw) = _pair(self.kernel_size), _pair(self.padding)
         if ph > kh // 2 or pw > kw // 2:
             raise ValueError(
@@ -109,6 +140,7 @@ class _WindowPool2d:
 
     def _check_input(self, x) -> np.ndarray:
         """Return ``x`` as a finite, non-empty ``(N, C, H, W)`` float64 array the kernel fits."""
+        self._check_settings()
         batched = _check_pool_input(x)
         self.output_size(*batched.shape[2:])
         return batched
@@ -177,6 +209,9 @@ class MaxPool2d(_WindowPool2d):
             [2., 8.]]])
     """
 
+    dilation = Setting(_torch_form_of(1))
+    return_indices = Setting(_checks.flag)
+
     def __init__(
         self,
         kernel_size: IntOrPair,
@@ -186,12 +221,18 @@ class MaxPool2d(_WindowPool2d):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        self.dilation = _torch_form("dilation", dilation, 1)
-        self._dilation = _pair(self.dilation)
-        if not isinstance(return_indices, (bool, np.bool_)):
-            raise ValueError(f"return_indices must be True or False, got {return_indices!r}")
-        self.return_indices = bool(return_indices)
+        self.dilation = dilation
+        self.return_indices = return_indices
         self._set_window(kernel_size, stride, padding, ceil_mode)
+
+    @property
+    def _dilation(self) -> tuple[int, int]:
+        return _pair(self.dilation)
+
+    def _tuple_output(self) -> tuple[str, str] | None:
+        if self.return_indices:
+            return "(values, indices)", "set return_indices=False to pass only the values on"
+        return None
 
     @classmethod
     def _from_torch(cls, module) -> MaxPool2d:
@@ -243,6 +284,17 @@ class MaxPool2d(_WindowPool2d):
         return text + (", return_indices=True)" if self.return_indices else ")")
 
 
+def _divisor_override(name: str, value: object) -> int | None:
+    """None, or a non-zero int."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    if value == 0:
+        raise ValueError(f"{name} must not be 0")
+    return int(value)
+
+
 class AvgPool2d(_WindowPool2d):
     """2-D average pooling with ``torch.nn.AvgPool2d``'s arguments: each window keeps its mean.
 
@@ -269,6 +321,9 @@ class AvgPool2d(_WindowPool2d):
             [1.  , 6.  ]]])
     """
 
+    count_include_pad = Setting(_checks.flag)
+    divisor_override = Setting(_divisor_override)
+
     def __init__(
         self,
         kernel_size: IntOrPair,
@@ -279,15 +334,7 @@ class AvgPool2d(_WindowPool2d):
         divisor_override: int | None = None,
     ) -> None:
         self._set_window(kernel_size, stride, padding, ceil_mode)
-        if not isinstance(count_include_pad, (bool, np.bool_)):
-            raise ValueError(f"count_include_pad must be True or False, got {count_include_pad!r}")
-        self.count_include_pad = bool(count_include_pad)
-        if divisor_override is not None:
-            if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral):
-                raise ValueError(f"divisor_override must be an integer or None, got {divisor_override!r}")
-            if divisor_override == 0:
-                raise ValueError("divisor_override must not be 0")
-            divisor_override = int(divisor_override)
+        self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
     @classmethod
@@ -340,7 +387,16 @@ class AvgPool2d(_WindowPool2d):
         return text + ")"
 
 
-class AdaptiveAvgPool2d:
+def _output_size(name: str, value: object) -> int | tuple[int | None, int | None]:
+    """An int >= 1, or a pair of (int >= 1 or None)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints or None, got {value!r}")
+        return tuple(None if v is None else _checks.positive_int(name, v) for v in value)
+    return _checks.positive_int(name, value)
+
+
+class AdaptiveAvgPool2d(Module):
     """Average pooling to a chosen output size, with ``torch.nn.AdaptiveAvgPool2d``'s argument.
 
     Output row ``i`` of ``OH`` averages input rows ``floor(i*H/OH)`` to ``ceil((i+1)*H/OH) - 1``
@@ -360,14 +416,10 @@ class AdaptiveAvgPool2d:
            [[5.5]]])
     """
 
+    output_size = Setting(_output_size)
+
     def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
-        if isinstance(output_size, (tuple, list)):
-            if len(output_size) != 2:
-                raise ValueError(f"output_size must be an int or a pair of ints or None, got {output_size!r}")
-            self.output_size = tuple(None if v is None else _checks.positive_int("output_size", v)
-                                     for v in output_size)
-        else:
-            self.output_size = _checks.positive_int("output_size", output_size)
+        self.output_size = output_size
 
     @classmethod
     def _from_torch(cls, module) -> AdaptiveAvgPool2d:
@@ -527,6 +579,8 @@ class PoolFrame:
     result: float
     narration: str
     _trace: _PoolTrace
+    #: What the frame asks a student to predict (None when the window's values are abridged with "…").
+    question: Ask | None = field(default=None, kw_only=True)
 
     @property
     def output_so_far(self) -> np.ndarray:
@@ -614,7 +668,7 @@ class _PoolTrace(Trace):
 
     def _setup(self, layer, x, padded: np.ndarray, padding_mask: np.ndarray, output4: np.ndarray) -> None:
         self.layer = layer
-        self.input = np.array(x, dtype=np.float64)
+        self.input = np.array(_checks.plain(x), dtype=np.float64)
         self.batched = self.input.ndim == 4
         self.padded = padded
         self.padding_mask = padding_mask
@@ -736,6 +790,7 @@ class MaxPoolTrace(_WindowPoolTrace):
             argmax = (tap // kw, tap % kw)
             ph, pw = _pair(self.layer.padding)
             position = (int(rows[argmax[0]]) - ph, int(cols[argmax[1]]) - pw)
+        narration, question = self._narrate(cell, window, is_padding, result, position)
         return MaxPoolFrame(
             index=k,
             cell=cell,
@@ -744,25 +799,29 @@ class MaxPoolTrace(_WindowPoolTrace):
             window=window,
             is_padding=is_padding,
             result=result,
-            narration=self._narrate(cell, window, is_padding, result, position),
+            narration=narration,
             _trace=self,
+            question=question,
             argmax=argmax,
             position=position,
             input_index=int(self.indices4[n, c, i, j]),
         )
 
     @staticmethod
-    def _narrate(cell, window, is_padding, result, position) -> str:
-        """``out[0,1,2] = max(0.50, 0.10, 0.30, 0.20) = 0.50``."""
+    def _narrate(cell, window, is_padding, result, position) -> tuple[str, Ask | None]:
+        """``out[0,1,2] = max(0.50, 0.10, 0.30, 0.20) = 0.50`` (the maximum of numbers rounded alike is the
+        rounded maximum: two decimals always add up), and the question (None when abridged)."""
         terms = _cells(window, is_padding)
-        text = f"out[{_cell_name(cell)}] = max({', '.join(_abridged(terms))}) = {_number(result)}"
+        head = f"out[{_cell_name(cell)}] = max({', '.join(_abridged(terms))})"
+        text = f"{head} = {_number(result)}"
         if position is None:
-            return text + " (the dilated window jumps over the input and reads only padding; torch gives -inf)"
-        if len(terms) > _MAX_TERMS:
+            return text + " (the dilated window jumps over the input and reads only padding; torch gives -inf)", None
+        listed = len(terms) <= _MAX_TERMS
+        if not listed:
             text += f" (largest of {len(terms)}, at x[{_cell_name(cell[:-2] + position)}])"
         if is_padding.any():
             text += "; padding never wins"
-        return text
+        return text, (Ask(f"{head} = ?", _number(result), result) if listed else None)
 
     def scene(self) -> Scene:
         """Input (padded) → output, with the window, its maximum and the output cell lit per frame."""
@@ -789,15 +848,25 @@ class _AvgTraceMixin:
     """Average narration shared by AvgPoolTrace and AdaptiveAvgPoolTrace."""
 
     @staticmethod
-    def _narrate(cell, window, is_padding, counted, total, divisor, result, notes: list[str]) -> str:
-        """``out[0,1,2] = (0.50 + 0.10 + 0.30 + 0.20) / 4 = 0.28``."""
-        listed = counted | ~is_padding  # padding appears in the sum only when the divisor counts it
-        terms = _cells(window[listed], is_padding[listed], _signed)
+    def _narrate(cell, window, is_padding, counted, total, divisor, result, notes: list[str]) -> tuple[str, Ask | None]:
+        """``out[0,1,2] = (0.50 + 0.10 + 0.30 + 0.20) / 4 = 0.28``, with the decimals that make the sum, redone,
+        give the result shown (the sum of many terms shown instead: ``… = 5.12 / 16 = 0.32``); and the question
+        (the terms listed, the result hidden), None when abridged."""
+        shown_cells = counted | ~is_padding  # padding appears in the sum only when the divisor counts it
+        values, padding = window[shown_cells], is_padding[shown_cells]
+        listed = values.size <= _MAX_TERMS
+        if listed:
+            shown = redoable(np.where(padding, 0.0, values), [result], lambda o, _: [o.sum() / divisor])
+            terms = ["pad" if pad else paren(text) for text, pad in zip(shown.operands, padding)]
+        else:
+            shown = redoable([total], [result], lambda o, _: [o[0] / divisor])
+            terms = _cells(values, padding, lambda v: paren(_number(v)))
         head = f"out[{_cell_name(cell)}] = ({' + '.join(_abridged(terms))}) / {divisor}"
-        if len(terms) > _MAX_TERMS:
-            head += f" = {_number(total)} / {divisor}"
-        text = f"{head} = {_number(result)}"
-        return text + (f" ({'; '.join(notes)})" if notes else "")
+        if not listed:
+            head += f" = {shown.operands[0]} / {divisor}"
+        notes_text = f" ({'; '.join(notes)})" if notes else ""
+        question = Ask(f"{head} = ?{notes_text}", shown.results[0], result) if listed else None
+        return f"{head} = {shown.results[0]}{notes_text}", question
 
 
 class AvgPoolTrace(_AvgTraceMixin, _WindowPoolTrace):
@@ -839,6 +908,7 @@ class AvgPoolTrace(_AvgTraceMixin, _WindowPoolTrace):
         kh, kw = _pair(pool.kernel_size)
         if window.shape != (kh, kw):
             notes.append("window cut at the edge of the padded input")
+        narration, question = self._narrate(cell, window, is_padding, counted, total, divisor, result, notes)
         return AvgPoolFrame(
             index=k,
             cell=cell,
@@ -847,8 +917,9 @@ class AvgPoolTrace(_AvgTraceMixin, _WindowPoolTrace):
             window=window,
             is_padding=is_padding,
             result=result,
-            narration=self._narrate(cell, window, is_padding, counted, total, divisor, result, notes),
+            narration=narration,
             _trace=self,
+            question=question,
             counted=counted,
             total=total,
             divisor=divisor,
@@ -893,6 +964,7 @@ class AdaptiveAvgPoolTrace(_AvgTraceMixin, _PoolTrace):
         for array in (is_padding, counted):
             array.flags.writeable = False
         total, divisor, result = float(self.sums[n, c, i, j]), int(self.divisors[i, j]), float(self.output4[n, c, i, j])
+        narration, question = self._narrate(cell, window, is_padding, counted, total, divisor, result, [])
         return AvgPoolFrame(
             index=k,
             cell=cell,
@@ -901,8 +973,9 @@ class AdaptiveAvgPoolTrace(_AvgTraceMixin, _PoolTrace):
             window=window,
             is_padding=is_padding,
             result=result,
-            narration=self._narrate(cell, window, is_padding, counted, total, divisor, result, []),
+            narration=narration,
             _trace=self,
+            question=question,
             counted=counted,
             total=total,
             divisor=divisor,

@@ -70,11 +70,19 @@ class RNN(_Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, rng: np.random.Generator | int | None = None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        self._setup("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers, bias,
-                    batch_first, dropout, bidirectional, 0, rng)
+        self._setup(self.mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, rng)
+
+    @property
+    def nonlinearity(self) -> str:
+        """``'tanh'`` or ``'relu'``; setting it changes the function the layer computes (and its ``mode``)."""
+        return "tanh" if self.mode == "RNN_TANH" else "relu"
+
+    @nonlinearity.setter
+    def nonlinearity(self, value: str) -> None:
+        if not isinstance(value, str) or value not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {value!r}")
+        self.mode = "RNN_TANH" if value == "tanh" else "RNN_RELU"
 
     @classmethod
     def _from_torch(cls, module, *, rng: np.random.Generator | int | None = None) -> RNN:

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from layerviz._format import number as _number
+from layerviz.layers._module import Module, Setting
 from layerviz.layers.activation import (
     OFF_GRID,
     ActivationTrace,
@@ -50,15 +51,20 @@ WEIGHTED = (Linear, Dense, Conv2d)
 SEQUENTIAL_VIEWS = ("flow", "neurons")
 
 
-def _dim(name: str, value: object, ndim: int) -> int:
+def _integer(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _dim(name: str, value: object, ndim: int) -> int:
+    value = _integer(name, value)
     if not -ndim <= value < ndim:
         raise ValueError(f"{name} must be in [{-ndim}, {ndim - 1}] for x of {ndim} dimensions, got {value}")
     return int(value) % ndim
 
 
-class Flatten:
+class Flatten(Module):
     """``torch.nn.Flatten``: join the axes ``start_dim`` to ``end_dim`` (included) into one.
 
     Parameters
@@ -73,11 +79,11 @@ class Flatten:
     (2, 60)
     """
 
+    start_dim = Setting(_integer)
+    end_dim = Setting(_integer)
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
-        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     @classmethod
     def _from_torch(cls, module) -> Flatten:
@@ -237,7 +243,7 @@ def _neurons(layer) -> tuple[int, int, str, str]:
     return layer.in_features, layer.out_features, "features", "neurons"
 
 
-class Sequential:
+class Sequential(Module):
     """Layers applied in order, ``torch.nn.Sequential``'s container.
 
     Parameters
@@ -269,17 +275,34 @@ class Sequential:
         self.layers = tuple(layers)
 
     @classmethod
-    def _from_torch(cls, module) -> Sequential:
-        """The layers of a ``torch.nn.Sequential``, each converted with :func:`layerviz.from_torch`."""
-        from layerviz.torch_interop import from_torch
+    def _from_torch(cls, module, *, path: str = "") -> Sequential:
+        """The layers of a ``torch.nn.Sequential``, each converted as :func:`layerviz.from_torch` does;
+        ``path`` is where the Sequential sits in the model converted (``''`` for the model itself)."""
+        from layerviz.torch_interop import _convert
 
-        layers = []
-        for i, child in enumerate(module.children()):
-            try:
-                layers.append(from_torch(child))
-            except ValueError as error:
-                raise ValueError(f"layer {i} of the Sequential cannot be converted: {error}") from error
-        return cls(*layers)
+        return cls(*(_convert(child, f"{path}.{name}" if path else name) for name, child in module.named_children()))
+
+    def _children(self) -> tuple:
+        return self.layers
+
+    def _tuple_output(self) -> tuple[str, str] | None:
+        last = getattr(self.layers[-1], "_tuple_output", None)
+        return last() if callable(last) else None
+
+    def _tuple_error(self, i: int, what: str, advice: str) -> ValueError:
+        n = len(self.layers)
+        return ValueError(f"layer {i + 1}/{n} {self.layers[i]!r} returns a tuple {what}, not an array, and layer "
+                          f"{i + 2}/{n} {self.layers[i + 1]!r} cannot take a tuple (torch.nn.Sequential fails there "
+                          f"too): {advice}")
+
+    def _check_chain(self) -> None:
+        """Refuse a layer that returns a tuple (``MaxPool2d(return_indices=True)``, an RNN, LSTM or GRU)
+        anywhere but last: :meth:`forward` and :meth:`frames` both check this first, so they agree."""
+        for i, layer in enumerate(self.layers[:-1]):
+            tuple_output = getattr(layer, "_tuple_output", None)
+            found = tuple_output() if callable(tuple_output) else None
+            if found:
+                raise self._tuple_error(i, *found)
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -291,9 +314,22 @@ class Sequential:
         return iter(self.layers)
 
     def forward(self, x: ArrayLike) -> np.ndarray:
-        """Each layer applied to the output of the one before."""
-        for layer in self.layers:
-            x = layer(x)
+        """Each layer applied to the output of the one before.
+
+        As in torch, the last layer's output is returned as it is (a tuple for an LSTM, say); a tuple
+        anywhere else raises ValueError naming the layer. A layer's ValueError is raised naming the
+        layer (``layer 2/4 Linear(4, 3): ...``), as :meth:`frames` does.
+        """
+        self._check_chain()
+        x = check_x(x)  # as frames() checks it: the same message for a bad input
+        n = len(self.layers)
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer(x)
+            except ValueError as error:
+                raise ValueError(f"layer {i + 1}/{n} {layer!r}: {error}") from error
+            if i < n - 1 and isinstance(x, tuple):
+                raise self._tuple_error(i, f"of {len(x)} items", "pass one array on to the next layer")
         return x
 
     __call__ = forward
@@ -358,6 +394,15 @@ class SequentialFrame:
         """The inner frame's result (None if it has none)."""
         return getattr(self.inner, "result", None)
 
+    @property
+    def question(self):
+        """The inner frame's question (see :class:`~layerviz._format.Ask`), its prompt naming the layer; or None."""
+        asked = getattr(self.inner, "question", None)
+        if asked is None:
+            return None
+        prefix = self.narration[: len(self.narration) - len(self.inner.narration)]
+        return asked._replace(prompt=prefix + asked.prompt)
+
     def __repr__(self) -> str:
         return f"SequentialFrame({self.index}: {self.narration})"
 
@@ -392,6 +437,7 @@ class SequentialTrace(Trace):
             raise ValueError(f"view must be one of {list(SEQUENTIAL_VIEWS)}, got {view!r}")
         self.view = view
         self.layer = model
+        model._check_chain()
         self.input = check_x(x).copy()
         self.input.flags.writeable = False
         traces = []

@@ -179,7 +179,7 @@ def test_flow_scene_reveals_each_layer_in_its_frames():
         (lambda: Flatten(start_dim=1.0), "start_dim must be an integer, got 1.0"),
         (lambda: Flatten(start_dim=3)(np.ones((2, 2))), "start_dim must be in [-2, 1] for x of 2 dimensions, got 3"),
         (lambda: from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))),
-         "layer 1 of the Sequential cannot be converted: module must be one of"),
+         "torch.nn.LayerNorm at '1' in the model cannot be converted: layerviz has no LayerNorm layer"),
     ],
 )
 def test_errors_name_the_rule(make, message):
@@ -188,7 +188,7 @@ def test_errors_name_the_rule(make, message):
 
 
 def test_from_torch_error_names_the_module():
-    with pytest.raises(ValueError, match=re.escape("got LayerNorm (not supported yet)")):
+    with pytest.raises(ValueError, match=re.escape("torch.nn.LayerNorm at '0' in the model cannot be converted")):
         from_torch(torch.nn.Sequential(torch.nn.LayerNorm(2)))
 
 
