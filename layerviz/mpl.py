@@ -35,6 +35,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
+from layerviz._format import fixed
 from layerviz.scene import CMAP_NAME, HIGHLIGHT_COLORS, HIGHLIGHT_DASHES, Grid, Network, Scene
 
 __all__ = ["PngFigure", "SceneFigure", "animate", "draw_frame", "save"]
@@ -124,8 +125,8 @@ def _formatter(values: np.ndarray) -> Callable[[float], str]:
         decimals = 2 if biggest < 10 else 1 if biggest < 100 else 0
 
     def fmt(value: float) -> str:
-        text = f"{value:.{decimals}f}"
-        return text[1:] if text.startswith("-") and float(text) == 0 else text
+        # rounded as the browser's grid and the narrations round (half away from zero: 0.125 is 0.13)
+        return fixed(value, decimals)
 
     return fmt
 

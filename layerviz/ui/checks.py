@@ -1,7 +1,14 @@
 """Checks a student answers in the page: predict the next value, predict the output shape.
 
-Both say right or wrong and then show the arithmetic. They hold no layer knowledge: the question
-comes from a frame's narration (its last number hidden) or from running the layer on an input.
+Both say right or wrong and then show the arithmetic. They hold no layer knowledge: a frame says what it
+asks (its ``question``: the narration's arithmetic with the result hidden, and the result as shown), or
+the question comes from running the layer on an input.
+
+Fair and strict: the narration shows the operands with the decimals that make its arithmetic, redone from
+them, give the result shown (see :func:`layerviz._format.redoable`). So an answer is right when it is the
+result shown at the precision typed (2 decimals at least, at most the decimals shown): within half a unit
+of that last decimal. A student who works from the numbers on screen and types two decimals is right;
+one unit off in the last decimal is wrong.
 """
 
 from __future__ import annotations
@@ -9,63 +16,86 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
 
-from layerviz._format import number
 from layerviz.ui._guard import guarded
 
-#: An answer counts as right within this absolute tolerance plus this fraction of the true value:
-#: students work from the two-decimal numbers the page shows, so their rounding must not be punished.
-ABSOLUTE_TOLERANCE = 0.01
-RELATIVE_TOLERANCE = 0.01
+#: Decimals an answer is judged at, at least: the narrations show two.
+LEAST_DECIMALS = 2
+#: Frames looked at after the one shown for the next question: a dropout explorer's mask of 32 × 32 values is
+#: drawn in 1024 frames before its scaling asks; a trace that asks nothing is not built twice beyond this.
+LOOK_AHEAD = 1100
 
 
 class Question(NamedTuple):
-    """What a frame asks: its narration with the result hidden, the number to predict, and how to ask for it."""
+    """What a frame asks: its arithmetic with the result hidden, the number to predict, how to ask for it,
+    and the number as the narration shows it (its decimals set the precision judged)."""
 
     text: str
     answer: float
     ask: str
+    shown: str
 
 
 def question(frame: Any) -> Question | None:
-    """The frame's narration with its result hidden (``"out[0,0,1] = 1.00×0.50 + … = ?"``) and the number to predict.
+    """What ``frame`` asks a student to predict (``"out[0,0,1] = 1.00×0.50 + … = ?"``), or None.
 
-    A frame whose result is one number asks for it (a frame of several steps shows only the first
-    step's arithmetic, since the later steps repeat its result); one whose result is a vector written out in full
-    (``"h[0] = tanh([…]) = [0.05, 0.14]"``) asks for its first entry. None when the frame does not end by
-    computing numbers it shows (a mask drawn, a vector cut short with "…").
+    A frame asks only when every number its result is computed from is shown: not when its narration
+    abridges terms with "…", nor multiplies a weight matrix it does not show, nor draws a mask. A frame of
+    several steps shows the first step's operands and asks for the last step's value; a vector asks for
+    its first entry.
     """
-    result = getattr(frame, "result", None)
-    narration = getattr(frame, "narration", "")
-    if result is None or np.ndim(result) > 1:
+    asked = getattr(frame, "question", None)
+    if asked is None:
         return None
-    if np.ndim(result) == 0:
-        shown, answer, ask = number(float(result)), float(result), "What number does it give?"
-    else:
-        values = np.asarray(result, dtype=float)
-        if values.size == 0:
-            return None
-        shown = "[" + ", ".join(number(float(v)) for v in values) + "]"
-        answer, ask = float(values[0]), "What is its first entry?"
-    if not narration.endswith(" = " + shown):
-        return None
-    steps = narration.split("; ")
-    if len(steps) > 1:
-        # "z = 0.50×1.00 + … = 0.54; a = relu(0.54) = 0.54": the later steps repeat the earlier results,
-        # so show the first step's arithmetic without its result and ask for the last step's
-        first_arithmetic = steps[0].rpartition(" = ")[0]
-        last_label = steps[-1].partition(" = ")[0]
-        return Question(f"{first_arithmetic}; {last_label} = ?", answer, ask)
-    return Question(narration[: -len(shown)] + "?", answer, ask)
+    ask = "What is its first entry?" if asked.entry else "What number does it give?"
+    return Question(asked.prompt, float(asked.value), ask, asked.shown)
 
 
-def is_right(answer: float, result: float) -> bool:
-    """Whether ``answer`` matches ``result`` within :data:`ABSOLUTE_TOLERANCE` + :data:`RELATIVE_TOLERANCE`."""
-    return bool(abs(answer - result) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * abs(result))
+def decimals(text: str) -> int:
+    """Decimals written in a number's text: ``"0.50"`` 2, ``"3"`` 0, ``"1e-3"`` 3."""
+    return max(0, -int(Decimal(_cleaned(text)).as_tuple().exponent))
+
+
+def _cleaned(text: str) -> str:
+    """A typed number as Python reads it: a minus sign for ``−``, a point for a lone decimal comma."""
+    cleaned = str(text).strip().replace("−", "-").replace(" ", "")
+    if "," in cleaned and "." not in cleaned and cleaned.count(",") == 1:
+        cleaned = cleaned.replace(",", ".")
+    return cleaned
+
+
+def parse_answer(text: str) -> float:
+    """A typed answer as a number (``"-0.13"``, ``"−0.13"``, ``"0,13"``); ValueError saying what to type."""
+    cleaned = _cleaned(text)
+    if not cleaned:
+        raise ValueError("Type a number first.")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise ValueError(f"{str(text).strip()!r} is not a number: type one like 0.25 or -1.5.")
+    return float(value)
+
+
+def is_right(answer: str | float, shown: str) -> bool:
+    """Whether ``answer`` (typed text, or a number) is the result ``shown`` at the precision typed.
+
+    The precision is the answer's decimals, at least :data:`LEAST_DECIMALS` and at most those of ``shown``:
+    ``answer`` is right within half a unit of that last decimal (and a hair, for floats). For a result shown
+    ``0.13``: 0.13 and 0.1349 are right, 0.12, 0.14 and 0.136 wrong; for ``0.125`` (a tie, shown with a
+    third decimal), 0.125, 0.12 and 0.13 are right.
+    """
+    typed = answer if isinstance(answer, str) else repr(float(answer))
+    value = parse_answer(typed)
+    places = min(max(decimals(typed), LEAST_DECIMALS), max(decimals(shown), LEAST_DECIMALS))
+    result = float(shown)
+    return bool(abs(value - result) <= 0.5 * 10.0**-places + 1e-9 * max(1.0, abs(result)))
 
 
 def _feedback(right: bool, text: str) -> str:
@@ -74,23 +104,37 @@ def _feedback(right: bool, text: str) -> str:
             f'padding: 4px 8px;"><b>{mark} {word}.</b> {text}</div>')
 
 
+def _notice(text: str) -> str:
+    """A message about the answer box (nothing typed, not a number): not a verdict."""
+    return (f'<div class="layerviz-feedback layerviz-notice" role="status" style="border-left: 4px solid #8a6d00; '
+            f'padding: 4px 8px;">{html.escape(text)}</div>')
+
+
 class PredictNext:
     """"Predict the next value": the student types the number the next step computes, then checks.
 
-    Bound to an explorer: the question is the first frame after the one its player shows that ends
-    by computing one number. Checking says right or wrong, shows the arithmetic and steps the player
-    to that frame, so the picture shows what was just computed.
+    Bound to an explorer: the question is the first frame after the one its player shows that asks one
+    (see :func:`question`). The answer box starts empty; Check with nothing typed (or not a number) says
+    so and judges nothing. Checking says right or wrong, names the step and shows its arithmetic, and
+    steps the player to that frame, so the picture shows what was just computed; the next question
+    appears with an empty answer box. Any other change of question (the student steps the player, new
+    settings) clears the verdict, which is then about a question no longer asked.
 
-    The wiring is testable without a browser: set ``answer.value``, call ``check()``, read ``feedback.value``.
+    The wiring is testable without a browser: set ``answer.value`` (a text), call ``check()``, read
+    ``feedback.value``.
     """
 
     def __init__(self, explorer: Any) -> None:
         self._explorer = explorer
         self.frame: int | None = None
         self.result: float | None = None
+        self.asked: Question | None = None
+        self._trace: Any = None
+        self._questions: dict[int, Question | None] = {}
+        self._checking = False
         self.prompt = widgets.HTML()
-        self.answer = widgets.FloatText(description="your answer", style={"description_width": "initial"},
-                                        layout=widgets.Layout(width="220px"))
+        self.answer = widgets.Text(value="", placeholder="a number, e.g. 0.25", description="your answer",
+                                   style={"description_width": "initial"}, layout=widgets.Layout(width="220px"))
         self.button = widgets.Button(description="Check", tooltip="Check your prediction of the next value")
         self.feedback = widgets.HTML()
         self.button.on_click(explorer.guard(lambda _button: self.check()))
@@ -106,36 +150,69 @@ class PredictNext:
         # the explorer calls refresh() itself when it shows a new trace
         explorer.player.observe(explorer.guard(lambda _change: self.refresh()), names="frame")
 
+    def _question(self, k: int) -> Question | None:
+        """Frame ``k``'s question, remembered for the trace shown (stepping on does not rebuild frames)."""
+        if k not in self._questions:
+            self._questions[k] = question(self._explorer.trace[k])
+        return self._questions[k]
+
+    def _first_from(self, start: int) -> int | None:
+        trace = self._explorer.trace
+        for k in range(start, min(len(trace), start + LOOK_AHEAD)):
+            if self._question(k) is not None:
+                return k
+        return None
+
     def refresh(self) -> None:
-        """Ask about the first frame after the current one that computes one number."""
+        """Ask about the first frame after the current one that asks something."""
         trace, current = self._explorer.trace, self._explorer.player.frame
-        self.frame = self.result = None
+        if trace is not self._trace:
+            self._trace, self._questions = trace, {}
+        before = (self.frame, self.asked)
+        self.frame = self.result = self.asked = None
         if trace is not None:
-            # a frame with a question is found within a few frames in every layer; the cap bounds the cost
-            for k in range(current + 1, min(len(trace), current + 64)):
-                asked = question(trace[k])
-                if asked is not None:
-                    self.frame, self.result = k, asked.answer
-                    self.prompt.value = f"Step {k + 1} computes: <code>{html.escape(asked.text)}</code> {asked.ask}"
-                    break
+            k = self._first_from(current + 1)
+            if k is not None:
+                self.frame, self.asked = k, self._question(k)
+                self.result = self.asked.answer
+                self.prompt.value = (f"Step {k + 1} computes: <code>{html.escape(self.asked.text)}</code> "
+                                     f"{self.asked.ask}")
         if self.frame is None:
             self.prompt.value = "No number left to predict: go back a few steps, or change the settings."
+        if (self.frame, self.asked) != before:
+            # a new question: a verdict about another one would read as about this one (check() shows its own)
+            self.answer.value = ""
+            if not self._checking:
+                self.feedback.value = ""
         self.button.disabled = self.frame is None
-        # a trace whose first frames ask nothing (a dropout mask is drawn, not computed) has no check to offer
-        asks = trace is not None and (self.frame is not None or any(
-            question(trace[k]) is not None for k in range(min(len(trace), 64))))
+        # a trace that asks nothing (eval-mode dropout, a convolution whose products are not listed) has no check
+        asks = trace is not None and (self.frame is not None or self._first_from(0) is not None)
         self.widget.layout.display = None if asks else "none"
 
     def check(self) -> bool | None:
-        """Judge ``answer.value``; show the arithmetic; step the player there. None if there is no question."""
-        if self.frame is None or self.result is None:
+        """Judge ``answer.value``; show the arithmetic; step the player there.
+
+        None, and nothing judged, when there is no question or nothing (or not a number) was typed.
+        """
+        if self.frame is None or self.asked is None:
             return None
-        frame, result = self.frame, self.result
-        right = is_right(float(self.answer.value), result)
+        typed = self.answer.value
+        try:
+            parse_answer(typed)
+        except ValueError as error:
+            self.feedback.value = _notice(str(error))
+            return None
+        frame, asked = self.frame, self.asked
+        right = is_right(typed, asked.shown)
         narration = self._explorer.trace[frame].narration
-        said = "" if right else f"You said {number(float(self.answer.value))}. "
-        self.feedback.value = _feedback(right, f"{said}<code>{html.escape(narration)}</code>")
-        self._explorer.player.frame = frame
+        said = "" if right else f"You said {html.escape(typed.strip())}; the answer is {asked.shown}. "
+        verdict = _feedback(right, f"Step {frame + 1}: {said}<code>{html.escape(narration)}</code>")
+        self._checking = True
+        try:
+            self._explorer.player.frame = frame  # refresh() asks the next question, the verdict stays
+        finally:
+            self._checking = False
+        self.feedback.value = verdict
         return right
 
 

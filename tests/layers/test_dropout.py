@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 import matplotlib
 
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from layerviz import data
+from layerviz._format import fixed
 from layerviz.layers.dropout import Dropout, DropoutTrace, dropout_naive, mean_over_masks
 from layerviz.player import Player
 from layerviz.trace import Trace
@@ -467,6 +469,16 @@ def same_frame(a, b):
 
 
 NUMBER = r"(-?\d+\.\d\d)"
+ANY_NUMBER = r"(-?\d+\.\d+)"
+
+
+def decimals(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def at_two(text: str) -> str:
+    """A number's text rounded to 2 decimals as a reader rounds it (half up)."""
+    return str(Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -526,16 +538,21 @@ def test_frames_add_up(shape, p, seed, training):
             elif frame.kept == 0:
                 assert text.endswith("no value was kept, the output is all 0")
             else:
-                assert f"× {fmt(scale)}: {frame.kept} of {total} kept" in text
-                index, a, s, b = re.search(r"e\.g\. out(?:\[([\d,]+)\])? = " + f"{NUMBER} × {NUMBER} = {NUMBER};",
-                                           text).groups()
-                a, s, b = float(a), float(s), float(b)
-                assert abs(a * s - b) <= 0.005 * (abs(s) + abs(a)) + 0.006  # the printed numbers add up
+                s_text = re.search(r"= × " + ANY_NUMBER + f": {frame.kept} of {total} kept", text).group(1)
+                assert at_two(s_text) == fmt(scale)  # reads, at 2 decimals, as the grid's 1/(1−p)
+                index, a_text, s2, b_text = re.search(
+                    r"e\.g\. out(?:\[([\d,]+)\])? = " + f"{ANY_NUMBER} × {ANY_NUMBER} = {ANY_NUMBER};", text).groups()
+                a, s, b = float(a_text), float(s_text), float(b_text)
+                assert s2 == s_text
+                # the printed numbers add up: redone from them, 1/(1 − p) and a × s round to the numbers shown
+                assert abs(1 / (1 - float(re.search(r"1/\(1 − ([\d.e-]+)\)", text).group(1))) - s) \
+                    < 0.5 * 10.0 ** -decimals(s_text)
+                assert abs(a * s - b) < 0.5 * 10.0 ** -decimals(b_text) and decimals(b_text) == 2
                 # the example is a kept value of largest magnitude of this sample
                 example = tuple(map(int, index.split(","))) if index else ()
                 assert example[:len(where)] == where and mask[example]
                 assert abs(x[example]) == np.abs(x[sel][mask[sel]]).max()
-                assert a == float(fmt(x[example]))
+                assert at_two(a_text) == fmt(x[example]) and a == float(fixed(x[example], decimals(a_text)))
                 assert text.endswith("nothing was dropped" if frame.kept == total else
                                      f"the {total - frame.kept} dropped values stay 0")
         else:

@@ -149,7 +149,7 @@ def test_trace_keeps_its_own_copies():
 def test_long_sums_are_shortened():
     layer = Linear(40, 1, rng=0)
     narration = layer.frames(np.ones(40))[0].narration
-    assert "… (40 products)" in narration and narration.count("×") == 6
+    assert "… (40 products)" in narration and narration.count("×") == 8
 
 
 def test_index_errors():

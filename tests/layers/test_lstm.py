@@ -54,7 +54,8 @@ def test_hand_worked_scalars():
     trace = lstm.frames(x)
     assert [f.stage for f in trace[:6]] == ["f", "i", "g", "o", "c", "h"]
     assert trace[0].narration == "forget gate f[0] = σ(W_if·x[0] + W_hf·h0) = σ(0.50 + 0.00) = σ(0.50) = 0.62"
-    assert trace[4].narration == f"c[0] = f⊙c0 + i⊙g = 0.62⊙0.00 + 0.73⊙0.76 = {c0:.2f}"
+    # 0.73×0.76 = 0.5548 would round to 0.55, not c0 = 0.557: the gates are shown with a third decimal
+    assert trace[4].narration == f"c[0] = f⊙c0 + i⊙g = 0.622⊙0.00 + 0.731⊙0.762 = {c0:.2f}"
     assert trace[5].narration == f"h[0] = o⊙tanh(c[0]) = 0.27⊙tanh(0.56) = {h0:.2f}"
     assert trace[10].narration == f"c[1] = f⊙c[0] + i⊙g = 0.73⊙0.56 + 0.88⊙{g1:.2f} = {c1:.2f}"
 
