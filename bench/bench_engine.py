@@ -44,6 +44,15 @@ def main() -> None:
         print(f"  frames/s (trace build)    {n / build:12.3e}   vs forward outputs/s {n / forward:.3e}")
         print(f"  trace[k], random k        {access * 1e3:9.4f} ms   trace[-1] {last * 1e3:.4f} ms")
         print(f"  trace.scene()             {scene * 1e3:9.3f} ms")
+        g = rng.standard_normal(trace.output.shape)
+        backward = best_of(lambda: trace.backward(g), number=number)
+        btrace = trace.backward(g)
+        nb = len(btrace)
+        kb = rng.integers(0, nb, 2000)
+        baccess = best_of(lambda: [btrace[int(k)] for k in kb], repeat=3) / len(kb)
+        print(f"  trace.backward(g) build   {backward * 1e3:9.3f} ms   ratio backward/forward = {backward / forward:.2f}"
+              f"   ({nb} frames)")
+        print(f"  btrace[k], random k       {baccess * 1e3:9.4f} ms")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ from layerviz.layers import (
     Softmax,
     Tanh,
 )
+from layerviz.losses import CrossEntropyLoss, MSELoss
 from layerviz.torch_interop import from_torch
 from layerviz.trace import Trace
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dense", "Dropout",
-    "Flatten", "Identity", "Linear", "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Trace",
+    "GRU", "LSTM", "RNN", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dense", "Dropout",
+    "Flatten", "Identity", "Linear", "MaxPool2d", "MSELoss", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Trace",
     "from_torch",
 ]
 __version__ = "0.1.0"

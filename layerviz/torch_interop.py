@@ -13,7 +13,10 @@ from layerviz import layers
 
 
 def _converters() -> dict[str, Any]:
-    return {cls.__name__: cls for cls in layers.LAYERS if hasattr(cls, "_from_torch")}
+    from layerviz import losses
+
+    classes = (*layers.LAYERS, losses.MSELoss, losses.CrossEntropyLoss)
+    return {cls.__name__: cls for cls in classes if hasattr(cls, "_from_torch")}
 
 
 class ConversionError(ValueError):

@@ -46,7 +46,7 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
 
-_FUNCTIONS = {"sqrt": np.sqrt, "exp": np.exp, "sig": _sigmoid, "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+_FUNCTIONS = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sig": _sigmoid, "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
               "identity": lambda v: v, "maxf": _max, "PAD": PAD, "arr": lambda *v: np.array(v, dtype=np.float64)}
 
 

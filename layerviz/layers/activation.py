@@ -28,6 +28,7 @@ from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
 from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, product_step
 from layerviz.trace import LazyCaptions, Trace
 
 #: numpy accepts at most 64 dimensions; activations take any of them.
@@ -344,7 +345,7 @@ class ActivationFrame:
         return f"ActivationFrame({self.index}: {self.narration})"
 
 
-class ActivationTrace(Trace):
+class ActivationTrace(HasBackward, Trace):
     """The frames of an activation on ``x``: one per element (row-major), or one per softmax row.
 
     Attributes
@@ -442,3 +443,105 @@ class ActivationTrace(Trace):
         highlights = (Highlight("input", origin, stencil, "window"), Highlight("output", origin, stencil, "output"))
         vmax = max(float(np.abs(self.input).max()), float(np.abs(self.output).max())) or 1.0
         return Scene(repr(self.layer), self.n_frames, (inp, out), highlights, LazyCaptions(self), vmax)
+
+
+# -- backward ---------------------------------------------------------------------------------------
+#
+# dL/dx = dL/dout × f'(x), element by element, with f' from what the forward saved: relu's mask (x > 0),
+# sigmoid's σ(1 − σ) and tanh's 1 − tanh² from the output (as torch computes them); softmax's
+# Jacobian-vector product s ⊙ (dout − s·dout) along its axis.
+
+
+def activation_derivative(act, g: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``g × act'(z)``, vectorized, with ``a = act(z)`` the forward's output."""
+    if act.name == "relu":
+        return g * (z > 0)
+    if act.name == "sigmoid":
+        return g * a * (1.0 - a)
+    if act.name == "tanh":
+        return g * (1.0 - a * a)
+    return g.copy()
+
+
+def derivative_step(act, label: str, z_label: str, g: float, z: float, a: float, result: float) -> tuple[list, str, Ask]:
+    """One element of :func:`activation_derivative`: the operands, the narration and the question."""
+    if act.name == "relu":
+        slope = 1.0 if z > 0 else 0.0
+        why = f"as {z_label} = {_number(z)} {'>' if z > 0 else '<='} 0, relu' = {int(slope)}: "
+        text, ask = product_step(label, "dout × relu'", [g, slope], result, lambda o: o[0] * o[1],
+                                 lambda t: f"{paren(t[0])} × {t[1]}")
+        return [g, slope], why + text, ask
+    if act.name == "sigmoid":
+        text, ask = product_step(label, "dout × σ × (1 − σ)", [g, a], result, lambda o: o[0] * o[1] * (1 - o[1]),
+                                 lambda t: f"{paren(t[0])} × {paren(t[1])} × (1 − {paren(t[1])})")
+        return [g, a], text, ask
+    if act.name == "tanh":
+        text, ask = product_step(label, "dout × (1 − tanh²)", [g, a], result, lambda o: o[0] * (1 - o[1] ** 2),
+                                 lambda t: f"{paren(t[0])} × (1 − {paren(t[1])}²)")
+        return [g, a], text, ask
+    text, ask = product_step(label, "dout × 1", [g], result, lambda o: o[0], lambda t: f"{paren(t[0])} × 1")
+    return [g], text, ask
+
+
+def softmax_backward(s: np.ndarray, g: np.ndarray, axis: int) -> np.ndarray:
+    """``s ⊙ (g − Σ s·g)`` along ``axis``: the softmax's Jacobian-vector product."""
+    return s * (g - (s * g).sum(axis=axis, keepdims=True))
+
+
+def _activation_backward(self: ActivationTrace, g: np.ndarray) -> BackwardTrace:
+    x, s = self.input, self.output
+    if self.axis is None:
+        if not isinstance(self.layer, _Activation):  # the softmax of one number is 1, whatever it is
+            dx = s * (g - s * g)
+
+            def explain(index):
+                text, ask = product_step("dx", "s × (dout − s × dout)", [float(s), float(g)], float(dx),
+                                         lambda o: o[0] * (o[1] - o[0] * o[1]),
+                                         lambda t: f"{paren(t[0])} × ({paren(t[1])} − {paren(t[0])} × {paren(t[1])})")
+                return [float(s), float(g)], text, ask
+
+            section = Section("input", "dx", "dL/dx", dx, explain)
+            return BackwardTrace(self, g, [section], {"input": dx})
+        dx = activation_derivative(self.layer, g, x, s)
+
+        def explain(index):
+            return derivative_step(self.layer, grad_name("dx", index), grad_name("x", index), float(g[index]),
+                                   float(x[index]), float(s[index]), float(dx[index]))
+
+        title = f"dL/dx = dout × {self.layer.name}'(x)"
+    else:
+        axis = self.axis
+        dx = softmax_backward(s, g, axis)
+
+        def explain(index):
+            row = list(index)
+            row[axis] = slice(None)
+            srow, grow = s[tuple(row)], g[tuple(row)]
+            n, j = len(srow), index[axis]
+            dot = float(srow @ grow)
+            label = grad_name("dx", index)
+            if n <= 4:
+                # dx from dot as shown (the narration's step) and from dot as computed (the question's)
+                shown = redoable([*srow, *grow], [dot, float(dx[index]), float(dx[index])],
+                                 lambda o, r: [o[:n] @ o[n:], o[j] * (o[n + j] - r[0]),
+                                               o[j] * (o[n + j] - o[:n] @ o[n:])], intermediate=(0,))
+                st, gt = shown.operands[:n], shown.operands[n:]
+                terms = " + ".join(f"{paren(a)}×{paren(b)}" for a, b in zip(st, gt))
+                text = (f"dot = s·dout = {terms} = {shown.results[0]}; "
+                        f"{label} = s × (dout − dot) = {paren(st[j])} × ({paren(gt[j])} − {paren(shown.results[0])}) "
+                        f"= {shown.results[1]}")
+                ask = Ask(f"dot = {terms}; {label} = {paren(st[j])} × ({paren(gt[j])} − dot) = ?", shown.results[1],
+                          float(dx[index]))
+                return [*srow, *grow], text, ask
+            shown = redoable([srow[j], grow[j], dot], [float(dx[index])], lambda o, _: [o[0] * (o[1] - o[2])])
+            st, gt, dt = shown.operands
+            text = (f"dot = s·dout (sum of {n} products) = {dt}; "
+                    f"{label} = s × (dout − dot) = {paren(st)} × ({paren(gt)} − {paren(dt)}) = {shown.results[0]}")
+            return [srow[j], grow[j], dot], text, None
+
+        title = "dL/dx = s ⊙ (dout − s·dout)"
+    section = Section("input", "dx", title, dx, explain, elementwise=self.axis is None)
+    return BackwardTrace(self, g, [section], {"input": dx})
+
+
+ActivationTrace._backward = _activation_backward

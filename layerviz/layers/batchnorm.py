@@ -42,6 +42,7 @@ from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
 from layerviz.layers._module import Module, Setting, check_shapes
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, product_step, sum_of, sum_of_products
 from layerviz.trace import LazyCaptions, Trace
 
 #: Inputs of at most this many values are normalized one element per frame; larger inputs one
@@ -533,7 +534,7 @@ def _exact(value: float) -> str:
     return text if float(text) == value else repr(float(value))
 
 
-class BatchNormTrace(Trace):
+class BatchNormTrace(HasBackward, Trace):
     """The frames of a batch normalization, in four phases.
 
     1. ``mean``: one frame per channel, ``mean[c] = (x1 + … + xn) / n`` (batch statistics only);
@@ -949,3 +950,107 @@ class BatchNormTrace(Trace):
         mode = "training" if self.training else "eval"
         return Scene(f"{self.layer!r}, {mode} mode", n_frames, tuple(panels), tuple(highlights),
                      LazyCaptions(self), vmax)
+
+
+# -- backward ---------------------------------------------------------------------------------------
+#
+# y = γ x̂ + β with x̂ = (x − mean) / std, per channel c, over the count = N·(spatial) values of the channel:
+#     dβ[c] = Σ dout                 dγ[c] = Σ dout × x̂
+# eval mode (running statistics, constants):   dx = dout × γ / std
+# training mode (the batch's own mean and variance depend on x):
+#     m1[c] = γ dβ / count  (the mean of dx̂ = dout × γ)      m2[c] = γ dγ / count  (the mean of dx̂ × x̂)
+#     dx = (γ × dout − m1 − x̂ × m2) / std
+
+
+def batchnorm_backward_naive(x: np.ndarray, gamma: np.ndarray, eps: float, dout: np.ndarray):
+    """Training-mode gradients ``(dgamma, dbeta, dx)`` as plain loops over each channel, for ``x: (N, C, *)``."""
+    channels = x.shape[1]
+    dgamma, dbeta, dx = np.zeros(channels), np.zeros(channels), np.zeros(x.shape)
+    for c in range(channels):
+        values, grads = x[:, c].ravel(), dout[:, c].ravel()
+        count = len(values)
+        mean = sum(values) / count
+        var = sum((v - mean) ** 2 for v in values) / count
+        std = (var + eps) ** 0.5
+        xhat = [(v - mean) / std for v in values]
+        dbeta[c] = sum(grads)
+        dgamma[c] = sum(gv * xv for gv, xv in zip(grads, xhat))
+        out = [(gamma[c] * gv - gamma[c] * dbeta[c] / count - xv * gamma[c] * dgamma[c] / count) / std
+               for gv, xv in zip(grads, xhat)]
+        dx[:, c] = np.array(out).reshape(dx[:, c].shape)
+    return dgamma, dbeta, dx
+
+
+def _batchnorm_backward(self: BatchNormTrace, g: np.ndarray) -> BackwardTrace:
+    x_hat, channels = self.normalized, self.input.shape[1]
+    axes = tuple(a for a in range(g.ndim) if a != 1)
+    per = (1, channels) + (1,) * (g.ndim - 2)
+    gamma = np.ones(channels) if self.weight is None else self.weight
+    std = np.asarray(self.std, dtype=np.float64)
+    dbeta = g.sum(axis=axes)
+    dgamma = (g * x_hat).sum(axis=axes)
+    by_channel_g = np.moveaxis(g, 1, 0).reshape(channels, -1)
+    by_channel_xhat = np.moveaxis(x_hat, 1, 0).reshape(channels, -1)
+    affine = self.weight is not None
+    names = ("dgamma", "dbeta") if affine else ("sum_dout_xhat", "sum_dout")
+
+    def explain_beta(index):
+        (c,) = index
+        text, ask = sum_of(grad_name(names[1], index), by_channel_g[c], float(dbeta[c]),
+                           before=f"dout summed over channel {c}: ")
+        return by_channel_g[c][:9], text, ask
+
+    def explain_gamma(index):
+        (c,) = index
+        text, ask = sum_of_products(grad_name(names[0], index), by_channel_g[c], by_channel_xhat[c], float(dgamma[c]),
+                                    before=f"dout × x̂ summed over channel {c}: ")
+        return by_channel_g[c][:9], text, ask
+
+    sections = [Section("weight" if affine else "sum_dout_xhat", names[0], "dL/dγ = Σ dout × x̂", dgamma, explain_gamma),
+                Section("bias" if affine else "sum_dout", names[1], "dL/dβ = Σ dout", dbeta, explain_beta)]
+    if self.uses_batch_stats:
+        count = float(self.count)
+        m1, m2 = gamma * dbeta / count, gamma * dgamma / count
+
+        def explain_m(values, source):
+            def explain(index):
+                (c,) = index
+                ops = [float(gamma[c]), float(source[c]), count]
+                text, ask = product_step(grad_name("m1" if values is m1 else "m2", index),
+                                         f"γ × {names[1] if values is m1 else names[0]} / count", ops, float(values[c]),
+                                         lambda o: o[0] * o[1] / o[2],
+                                         lambda t: f"{paren(t[0])} × {paren(t[1])} / {int(count)}")
+                return ops, text, ask
+            return explain
+
+        sections += [Section("m1", "m1", "m1 = mean of γ × dout (through the batch mean)", m1, explain_m(m1, dbeta)),
+                     Section("m2", "m2", "m2 = mean of γ × dout × x̂ (through the batch variance)", m2, explain_m(m2, dgamma))]
+        dx = (gamma.reshape(per) * g - m1.reshape(per) - x_hat * m2.reshape(per)) / std.reshape(per)
+
+        def explain_x(index):
+            c = index[1]
+            ops = [float(gamma[c]), float(g[index]), float(m1[c]), float(x_hat[index]), float(m2[c]), float(std[c])]
+            text, ask = product_step(grad_name("dx", index), "(γ × dout − m1 − x̂ × m2) / std", ops, float(dx[index]),
+                                     lambda o: (o[0] * o[1] - o[2] - o[3] * o[4]) / o[5],
+                                     lambda t: f"({paren(t[0])} × {paren(t[1])} − {paren(t[2])} − {paren(t[3])} × "
+                                               f"{paren(t[4])}) / {t[5]}")
+            return ops, text, ask
+
+        title = "dL/dx = (γ dout − m1 − x̂ m2) / std"
+    else:
+        dx = g * (gamma / std).reshape(per)
+
+        def explain_x(index):
+            c = index[1]
+            ops = [float(g[index]), float(gamma[c]), float(std[c])]
+            text, ask = product_step(grad_name("dx", index), "dout × γ / std", ops, float(dx[index]),
+                                     lambda o: o[0] * o[1] / o[2], lambda t: f"{paren(t[0])} × {paren(t[1])} / {t[2]}")
+            return ops, "eval: running statistics are constants: " + text, ask
+
+        title = "dL/dx = dout × γ / std (running statistics)"
+    sections.append(Section("input", "dx", title, dx, explain_x, elementwise=True))
+    grads = {"weight": dgamma, "bias": dbeta, "input": dx} if affine else {"input": dx}
+    return BackwardTrace(self, g, sections, grads)
+
+
+BatchNormTrace._backward = _batchnorm_backward

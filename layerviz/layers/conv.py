@@ -17,8 +17,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from layerviz import _checks
 from layerviz._format import Ask, paren, redoable
+from layerviz._format import number as fixed_number
 from layerviz.layers._module import Module, Setting, check_shapes, pair_of
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, sum_of, sum_of_products
 from layerviz.trace import LazyCaptions, Trace
 
 #: torch's padding_mode names and the numpy.pad modes that compute the same padding.
@@ -337,7 +339,7 @@ class ConvFrame:
         return f"ConvFrame({self.index}: {self.narration})"
 
 
-class ConvTrace(Trace):
+class ConvTrace(HasBackward, Trace):
     """The frames of ``conv(x)``: one per output cell, ``(n, o, i, j)`` in row-major order.
 
     The forward pass is computed once, vectorized; ``trace[k]`` slices frame ``k``'s
@@ -493,3 +495,135 @@ class ConvTrace(Trace):
         arrays = [self.padded, self.weight, self.output4] + ([] if self.bias is None else [self.bias])
         vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
         return Scene(repr(conv), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
+
+
+# -- backward ---------------------------------------------------------------------------------------
+#
+# With dout = dL/dout (N, O, OH, OW):
+#     db[o]         = sum_{n,i,j} dout[n, o, i, j]
+#     dw[o, c, p, q] = sum_{n,i,j} dout[n, o, i, j] × xpad[n, g*Cg + c, i*sH + p*dH, j*sW + q*dW]
+#                     (each tap: the upstream gradient times the input cell that tap read, over every window)
+#     dxpad[n, g*Cg + c, i*sH + p*dH, j*sW + q*dW] += dout[n, o, i, j] × w[o, c, p, q]
+#                     (each input cell gathers gradient × weight from every window that covered it: for stride 1
+#                     this is a "full" convolution of dout with the kernel flipped left-right and upside down)
+# and dx is dxpad with the padding cells folded back onto the cells they copied (dropped for zero padding).
+
+
+def conv2d_backward_naive(conv: Conv2d, x: np.ndarray, dout: np.ndarray):
+    """The definition as plain loops: ``(dw, db, dx)`` for ``x: (N, C, H, W)`` and ``dout: (N, O, OH, OW)``
+    (zero padding)."""
+    padded = conv._pad(x)
+    (kh, kw), (sh, sw), (dh, dw_) = conv.kernel_size, conv.stride, conv.dilation
+    cg, og = conv.in_channels // conv.groups, conv.out_channels // conv.groups
+    top, _, left, _ = conv.pads()
+    dw, db, dxpad = np.zeros(conv.weight_shape), np.zeros(conv.out_channels), np.zeros(padded.shape)
+    n_samples, _, oh, ow = dout.shape
+    for n in range(n_samples):
+        for o in range(conv.out_channels):
+            first = (o // og) * cg
+            for i in range(oh):
+                for j in range(ow):
+                    db[o] += dout[n, o, i, j]
+                    for c in range(cg):
+                        for p in range(kh):
+                            for q in range(kw):
+                                r, col = i * sh + p * dh, j * sw + q * dw_
+                                dw[o, c, p, q] += dout[n, o, i, j] * padded[n, first + c, r, col]
+                                dxpad[n, first + c, r, col] += dout[n, o, i, j] * conv.weight[o, c, p, q]
+    return dw, db, dxpad[:, :, top : top + x.shape[2], left : left + x.shape[3]]
+
+
+def _fold(mode: str, size: int, before: int, after: int) -> np.ndarray | None:
+    """``(size, size + before + after)`` matrix adding each padded position's gradient onto the input cell it
+    copied (None for zero padding: the padding cells are constants, their gradient is dropped)."""
+    if mode == "zeros":
+        return None
+    source = np.pad(np.arange(size), (before, after), mode=_NUMPY_PAD_MODES[mode])
+    return (np.arange(size)[:, None] == source[None, :]).astype(np.float64)
+
+
+def _conv_backward(self: ConvTrace, g: np.ndarray) -> BackwardTrace:
+    conv = self.layer
+    g4 = g if self.batched else g[None]
+    n_samples, out_channels, oh, ow = g4.shape
+    (kh, kw), (sh, sw), (dh, dw_) = conv.kernel_size, conv.stride, conv.dilation
+    groups, cg, og = conv.groups, conv.in_channels // conv.groups, conv.out_channels // conv.groups
+    _, _, ph, pw = self.padded.shape
+    top, bottom, left, right = conv.pads()
+    height, width = ph - top - bottom, pw - left - right
+    windows = conv._windows(self.padded)  # (N, C, OH, OW, kH, kW), a view
+    gg = g4.reshape(n_samples, groups, og, oh, ow)
+    dw = np.einsum("ngchwpq,ngohw->gocpq", windows.reshape(n_samples, groups, cg, oh, ow, kh, kw), gg,
+                   optimize=True).reshape(conv.weight_shape)
+    db = g4.sum(axis=(0, 2, 3))
+    # every tap's contribution to the input, then each tap's plane added where that tap read
+    taps = np.einsum("ngohw,gocpq->pqngchw", gg, self.weight.reshape(groups, og, cg, kh, kw), optimize=True)
+    dxpad = np.zeros(self.padded.shape)
+    for p in range(kh):
+        for q in range(kw):
+            dxpad[:, :, p * dh : p * dh + sh * (oh - 1) + 1 : sh, q * dw_ : q * dw_ + sw * (ow - 1) + 1 : sw] += \
+                taps[p, q].reshape(n_samples, conv.in_channels, oh, ow)
+    fold_h, fold_w = _fold(conv.padding_mode, height, top, bottom), _fold(conv.padding_mode, width, left, right)
+    if fold_h is None:
+        dx4 = dxpad[:, :, top : top + height, left : left + width].copy()
+    else:
+        dx4 = np.einsum("hr,ncrs,ws->nchw", fold_h, dxpad, fold_w, optimize=True)
+    dx = dx4 if self.batched else dx4[0]
+    def explain_w(index):
+        o, c, p, q = index
+        first = (o // og) * cg
+        a = g4[:, o].ravel()
+        b = windows[:, first + c, :, :, p, q].ravel()
+        text, ask = sum_of_products(grad_name("dw", index), a, b, float(dw[index]),
+                                    before=f"dout[{o}] × the input cell tap ({p},{q}) read, over every window: ")
+        return [*a[:KEEP_OPERANDS], *b[:KEEP_OPERANDS]], text, ask
+
+    def explain_b(index):
+        (o,) = index
+        values = g4[:, o].ravel()
+        text, ask = sum_of(grad_name("db", index), values, float(db[o]), before=f"dout[{o}] summed over every cell: ")
+        return values[:KEEP_OPERANDS], text, ask
+
+    rows_p, cols_q = np.arange(kh) * dh, np.arange(kw) * dw_
+    how = ("a full convolution of dout with the flipped kernel" if (sh, sw) == (1, 1)
+           else "a full convolution of dout, spread by the stride, with the flipped kernel")
+
+    def explain_x(index):
+        n, c, h, w = index if self.batched else (0, *index)
+        r, s = h + top, w + left  # in the padded input (the cell itself, not a copy made by the padding)
+        i_num, j_num = r - rows_p, s - cols_q
+        ok_i = (i_num >= 0) & (i_num % sh == 0) & (i_num // sh < oh)
+        ok_j = (j_num >= 0) & (j_num % sw == 0) & (j_num // sw < ow)
+        ps, qs = np.nonzero(ok_i[:, None] & ok_j[None, :])
+        group = c // cg
+        outs = np.arange(group * og, (group + 1) * og)
+        oo = np.repeat(outs, len(ps))
+        pp, qq = np.tile(ps, og), np.tile(qs, og)
+        ii, jj = i_num[pp] // sh, j_num[qq] // sw
+        a = g4[n, oo, ii, jj]
+        b = self.weight[oo, c - group * cg, pp, qq]
+        label = grad_name("dx", index)
+        value = float(dx[index])
+        if fold_h is not None and not np.isclose(value, float(a @ b), rtol=1e-12, atol=1e-12):
+            copies = f" and the {conv.padding_mode} padding cells copied from it"
+            text = (f"dout × w from every window that covered x[{','.join(map(str, index))}]{copies}: "
+                    f"{label} = {fixed_number(value)}")
+            return [*a, *b], text, None
+        text, ask = sum_of_products(
+            label, a, b, value, empty=f"no window covered x[{','.join(map(str, index))}]",
+            before=f"dout × w from every window that covered x[{','.join(map(str, index))}] ({how}): ")
+        return [*a, *b], text, ask
+
+    sections = [Section("weight", "dw", "dL/dw", dw, explain_w)]
+    grads = {"weight": dw}
+    if self.bias is not None:
+        sections.append(Section("bias", "db", "dL/db", db, explain_b))
+        grads["bias"] = db
+    sections.append(Section("input", "dx", "dL/dx", dx, explain_x))
+    grads["input"] = dx
+    return BackwardTrace(self, g, sections, grads)
+
+
+#: Operands a weight or bias frame keeps (its sums run over every output cell; the narration shows 5).
+KEEP_OPERANDS = 9
+ConvTrace._backward = _conv_backward

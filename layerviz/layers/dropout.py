@@ -37,11 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerviz import _checks
+from layerviz import _checks, _format
 from layerviz._format import Ask, redoable
 from layerviz._format import number as _number
 from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, product_step
 from layerviz.trace import LazyCaptions, Trace
 
 #: Inputs with at most this many elements get one mask frame per element; larger ones one per row.
@@ -336,7 +337,7 @@ def _name(prefix: str, index: tuple[int, ...], row: bool = False) -> str:
     return f"{prefix}[{','.join(parts)}]" if parts else prefix
 
 
-class DropoutTrace(Trace):
+class DropoutTrace(HasBackward, Trace):
     """The frames of ``dropout(x)``; see the module docstring for their order.
 
     The mask and the output are computed once, vectorized, when the trace is built; ``trace[k]``
@@ -547,3 +548,35 @@ class DropoutTrace(Trace):
             Highlight("scale", scale_anchor.astype(np.int32), np.zeros((1, 3), dtype=np.int32), "stat"),
         )
         return Scene(self.title, self.n_frames, panels, highlights, LazyCaptions(self), vmax)
+
+
+# -- backward ---------------------------------------------------------------------------------------
+
+
+def _dropout_backward(self: DropoutTrace, g: np.ndarray) -> BackwardTrace:
+    """dL/dx = dout × mask / (1 − p) with the forward's own mask (training); dout unchanged in eval mode."""
+    if self.mask is None:
+        dx = g.copy()
+
+        def explain(index):
+            return [float(g[index])], (f"eval mode, dropout passes everything: {grad_name('dx', index)} = "
+                                        f"{grad_name('dout', index)} = {_format.number(float(g[index]))}"), None
+
+        title = "dL/dx = dout (eval mode)"
+    else:
+        dx = g * self.mask * self.scale
+
+        def explain(index):
+            kept = bool(self.mask[index])
+            ops = [float(g[index]), 1.0 if kept else 0.0, float(self.scale)]
+            why = "kept" if kept else "dropped"
+            text, ask = product_step(grad_name("dx", index), "dout × mask × 1/(1 − p)", ops, float(dx[index]),
+                                     lambda o: o[0] * o[1] * o[2],
+                                     lambda t: f"{_format.paren(t[0])} × {int(ops[1])} × {t[2]}")
+            return ops, f"x was {why} in the forward: " + text, ask
+
+        title = "dL/dx = dout × mask / (1 − p)"
+    return BackwardTrace(self, g, [Section("input", "dx", title, dx, explain, elementwise=True)], {"input": dx})
+
+
+DropoutTrace._backward = _dropout_backward

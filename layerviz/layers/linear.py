@@ -25,6 +25,7 @@ from layerviz._format import shorten as _shorten
 from layerviz.layers._module import Module, Setting, check_shapes
 from layerviz.layers.activation import Identity, _Activation, index_name
 from layerviz.scene import Grid, Highlight, Network, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, sum_of, sum_of_products
 from layerviz.trace import LazyCaptions, Trace
 
 #: Products listed in a narration before the sum is abridged with "…" (a narration that lists them all asks
@@ -196,7 +197,7 @@ class LinearFrame:
         return f"LinearFrame({self.index}: {self.narration})"
 
 
-class LinearTrace(Trace):
+class LinearTrace(HasBackward, Trace):
     """The frames of a linear (or dense) layer on ``x``: one per output neuron, sample after sample.
 
     Everything is computed once, vectorized; ``trace[k]`` reads row ``o`` of the weights and sample
@@ -362,3 +363,87 @@ class LinearTrace(Trace):
         )
         vmax = max(float(np.abs(values).max()), float(np.abs(self.weight).max())) or 1.0
         return Scene(repr(self.layer), self.n_frames, (), (), LazyCaptions(self), vmax, networks=(network,))
+
+
+# -- backward ---------------------------------------------------------------------------------------
+#
+# For z = x @ W.T + b and out = act(z), with dout = dL/dout:
+#     dz = dout × act'(z)                  (Dense; dz = dout for Linear)
+#     dW[o, i] = sum_n dz[n, o] × x[n, i]   (a sum of outer products, one per sample)
+#     db[o] = sum_n dz[n, o]
+#     dx[n, i] = sum_o dz[n, o] × W[o, i]   (dx = dz · W)
+
+
+def linear_backward_naive(x2: np.ndarray, weight: np.ndarray, dz: np.ndarray):
+    """The definition as plain loops: ``(dW, db, dx)`` for ``x2: (N, I)``, ``dz: (N, O)``."""
+    n_samples, n_in = x2.shape
+    n_out = weight.shape[0]
+    dw, db, dx = np.zeros((n_out, n_in)), np.zeros(n_out), np.zeros((n_samples, n_in))
+    for n in range(n_samples):
+        for o in range(n_out):
+            db[o] += dz[n, o]
+            for i in range(n_in):
+                dw[o, i] += dz[n, o] * x2[n, i]
+                dx[n, i] += dz[n, o] * weight[o, i]
+    return dw, db, dx
+
+
+def _linear_backward(self: LinearTrace, g: np.ndarray) -> BackwardTrace:
+    from layerviz.layers.activation import activation_derivative, derivative_step
+
+    g2 = g.reshape(self.n_samples, self.out_features)
+    x2, weight, act = self.inputs2, self.weight, self.activation
+    lead = self.lead_shape
+    sections = []
+
+    def sample_index(n: int) -> tuple:
+        return tuple(int(i) for i in np.unravel_index(n, lead)) if lead else ()
+
+    if act is not None:
+        dz = activation_derivative(act, g2, self.z, self.outputs2)
+
+        def explain_z(index):
+            n, o = index
+            cell = (*sample_index(n), o)
+            return derivative_step(act, grad_name("dz", cell), grad_name("z", cell), float(g2[n, o]),
+                                   float(self.z[n, o]), float(self.outputs2[n, o]), float(dz[n, o]))
+
+        sections.append(Section("z", "dz", f"dL/dz = dout × {act.name}'(z)", dz, explain_z))
+        up = "dz"
+    else:
+        dz, up = g2, "dout"
+    dw = dz.T @ x2
+    db = dz.sum(axis=0)
+    dx = (dz @ weight).reshape(self.input.shape)
+    dx2 = dx.reshape(x2.shape)
+
+    def explain_w(index):
+        o, i = index
+        text, ask = sum_of_products(grad_name("dw", index), dz[:, o], x2[:, i], float(dw[o, i]),
+                                    before=f"{up} × x, summed over the {len(x2)} sample(s): ")
+        return [*dz[:, o], *x2[:, i]], text, ask
+
+    def explain_b(index):
+        (o,) = index
+        text, ask = sum_of(grad_name("db", index), dz[:, o], float(db[o]),
+                           before=f"{up} summed over the {len(x2)} sample(s): ")
+        return dz[:, o], text, ask
+
+    def explain_x(index):
+        n = int(np.ravel_multi_index(index[:-1], lead)) if lead else 0
+        i = index[-1]
+        text, ask = sum_of_products(grad_name("dx", index), dz[n], weight[:, i], float(dx2[n, i]),
+                                    before=f"{up} × column {i} of W, summed over the {weight.shape[0]} neurons: ")
+        return [*dz[n], *weight[:, i]], text, ask
+
+    sections.append(Section("weight", "dw", "dL/dW", dw, explain_w))
+    grads = {"weight": dw}
+    if self.bias is not None:
+        sections.append(Section("bias", "db", "dL/db", db, explain_b))
+        grads["bias"] = db
+    sections.append(Section("input", "dx", "dL/dx", dx, explain_x))
+    grads["input"] = dx
+    return BackwardTrace(self, g, sections, grads)
+
+
+LinearTrace._backward = _linear_backward

@@ -30,6 +30,7 @@ from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
 from layerviz.layers._module import Module, Setting
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, sum_of
 from layerviz.trace import LazyCaptions, Trace
 
 IntOrPair = int | tuple[int, int]
@@ -755,7 +756,7 @@ class _WindowPoolTrace(_PoolTrace):
                          stencil * np.array([1, dh, dw], dtype=np.int32), "window")
 
 
-class MaxPoolTrace(_WindowPoolTrace):
+class MaxPoolTrace(HasBackward, _WindowPoolTrace):
     """The frames of ``max_pool(x)``: one per output cell, ``(n, c, i, j)`` in row-major order.
 
     The forward pass is computed once, vectorized; ``trace[k]`` slices frame ``k``'s window out of
@@ -869,7 +870,7 @@ class _AvgTraceMixin:
         return f"{head} = {shown.results[0]}{notes_text}", question
 
 
-class AvgPoolTrace(_AvgTraceMixin, _WindowPoolTrace):
+class AvgPoolTrace(HasBackward, _AvgTraceMixin, _WindowPoolTrace):
     """The frames of ``avg_pool(x)``: one per output cell, ``(n, c, i, j)`` in row-major order.
 
     The forward pass is computed once, vectorized; ``trace[k]`` is built in O(1). Besides the
@@ -932,7 +933,7 @@ class AvgPoolTrace(_AvgTraceMixin, _WindowPoolTrace):
         return Scene(repr(self.layer), self.n_frames, (inp, out), highlights, LazyCaptions(self), self._vmax())
 
 
-class AdaptiveAvgPoolTrace(_AvgTraceMixin, _PoolTrace):
+class AdaptiveAvgPoolTrace(HasBackward, _AvgTraceMixin, _PoolTrace):
     """The frames of ``adaptive_avg_pool(x)``: one per output cell, ``(n, c, i, j)`` in row-major order.
 
     No padding (``padded`` is the input). Besides ``input``, ``output``, ``output4``:
@@ -999,3 +1000,93 @@ class AdaptiveAvgPoolTrace(_AvgTraceMixin, _PoolTrace):
             highlights.append(Highlight("input", origin, stencil, "window"))
         highlights.append(self._output_highlight())
         return Scene(repr(self.layer), self.n_frames, (inp, out), tuple(highlights), LazyCaptions(self), self._vmax())
+
+
+# -- backward ---------------------------------------------------------------------------------------
+#
+# Max pooling routes each output cell's gradient to the input cell that won its window (the first maximum in
+# row-major order, the index torch saves: on a tie the gradient goes to that one cell only); a cell that won
+# several overlapping windows gathers all their gradients. Average pooling spreads each output cell's gradient
+# over its window, divided by the window's divisor: dx[h, w] = sum over windows covering (h, w) of dout / divisor.
+
+
+def _max_backward(self: MaxPoolTrace, g: np.ndarray) -> BackwardTrace:
+    g4 = g if self.batched else g[None]
+    n_samples, channels, height, width = (self.input if self.batched else self.input[None]).shape
+    plane = height * width
+    keys = ((np.arange(n_samples * channels) * plane).reshape(n_samples, channels, 1, 1) + self.indices4).ravel()
+    dx4 = np.bincount(keys, weights=g4.ravel(), minlength=n_samples * channels * plane).reshape(
+        n_samples, channels, height, width)
+    dx = dx4 if self.batched else dx4[0]
+    order = np.argsort(keys, kind="stable")  # the output cells routed to each input cell, together
+    starts = np.searchsorted(keys[order], np.arange(n_samples * channels * plane + 1))
+    out_shape = g4.shape
+
+    def explain(index):
+        flat = int(np.ravel_multi_index(index, dx.shape))
+        cells = order[starts[flat] : starts[flat + 1]]
+        values = g4.ravel()[cells]
+        outs = [np.unravel_index(c, out_shape) for c in cells[:4]]
+        names = ", ".join(grad_name("out", o if self.batched else o[1:]) for o in outs)
+        names += ", …" if len(cells) > 4 else ""
+        x_name, label = grad_name("x", index), grad_name("dx", index)
+        if not len(cells):
+            return values, f"{x_name} was no window's max, so it takes no gradient: {label} = 0.00", None
+        text, ask = sum_of(label, values, float(dx[index]),
+                           before=f"{x_name} was the max of {names}, so it takes their dout: ")
+        return values, text, ask
+
+    section = Section("input", "dx", "dL/dx (each dout routed to its window's max)", dx, explain)
+    return BackwardTrace(self, g, [section], {"input": dx})
+
+
+def _spread(self, g: np.ndarray, row_lo, row_hi, col_lo, col_hi, top: int, left: int) -> BackwardTrace:
+    """Average pooling backward: each window's ``dout / divisor`` added over the window's cells."""
+    g4 = g if self.batched else g[None]
+    height, width = self.input.shape[-2:]
+    share = g4 / self.divisors
+    ext_h, ext_w = max(int(row_hi.max()), top + height), max(int(col_hi.max()), left + width)
+    rows = ((np.arange(ext_h) >= row_lo[:, None]) & (np.arange(ext_h) < row_hi[:, None])).astype(np.float64)
+    cols = ((np.arange(ext_w) >= col_lo[:, None]) & (np.arange(ext_w) < col_hi[:, None])).astype(np.float64)
+    rows, cols = rows[:, top : top + height], cols[:, left : left + width]
+    dx4 = np.einsum("ih,ncij,jw->nchw", rows, share, cols, optimize=True)
+    dx = dx4 if self.batched else dx4[0]
+
+    def explain(index):
+        n, c, h, w = index if self.batched else (0, *index)
+        ii, jj = np.nonzero(rows[:, h])[0], np.nonzero(cols[:, w])[0]
+        ii, jj = np.repeat(ii, len(jj)), np.tile(jj, len(ii))
+        values, divisors = g4[n, c, ii, jj], self.divisors[ii, jj].astype(np.float64)
+        label, x_name = grad_name("dx", index), grad_name("x", index)
+        if len(values) == 0:
+            return [], f"no window covered {x_name}: {label} = 0.00", None
+        before = f"dout / divisor from every window that covered {x_name}: "
+        m, result = len(values), float(dx[index])
+        if m <= 9:
+            shown = redoable([*values, *divisors], [result], lambda o, _: [(o[:m] / o[m:]).sum()])
+            terms = " + ".join(f"{paren(a)}/{int(b)}" for a, b in zip(shown.operands[:m], divisors))
+            head = f"{label} = {terms}"
+            return [*values, *divisors], f"{before}{head} = {shown.results[0]}", Ask(f"{head} = ?", shown.results[0], result)
+        terms = [f"{paren(_number(a))}/{int(b)}" for a, b in zip(values[[0, 1, -1]], divisors[[0, 1, -1]])]
+        text = f"{before}{label} = {terms[0]} + {terms[1]} + … ({m} windows) + {terms[2]} = {_number(result)}"
+        return [*values, *divisors], text, None
+
+    section = Section("input", "dx", "dL/dx (dout / divisor spread over each window)", dx, explain)
+    return BackwardTrace(self, g, [section], {"input": dx})
+
+
+def _avg_backward(self: AvgPoolTrace, g: np.ndarray) -> BackwardTrace:
+    layer = self.layer
+    (kh, kw), (sh, sw), (ph, pw) = _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding)
+    oh, ow = self.output4.shape[2:]
+    row_lo, col_lo = np.arange(oh) * sh, np.arange(ow) * sw
+    return _spread(self, g, row_lo, row_lo + kh, col_lo, col_lo + kw, ph, pw)
+
+
+def _adaptive_backward(self: AdaptiveAvgPoolTrace, g: np.ndarray) -> BackwardTrace:
+    return _spread(self, g, self.row_start, self.row_end, self.col_start, self.col_end, 0, 0)
+
+
+MaxPoolTrace._backward = _max_backward
+AvgPoolTrace._backward = _avg_backward
+AdaptiveAvgPoolTrace._backward = _adaptive_backward

@@ -42,6 +42,7 @@ from layerviz.layers.conv import Conv2d
 from layerviz.layers.dense import Dense
 from layerviz.layers.linear import Linear, LinearTrace
 from layerviz.scene import Grid, Highlight, Network, Scene
+from layerviz.backward import BackwardTrace, HasBackward, copy_section
 from layerviz.trace import LazyCaptions, Trace
 
 #: Layers that hold weights: the ones counted as layers of a network (see the module docstring).
@@ -125,7 +126,7 @@ class FlattenFrame:
     narration: str
 
 
-class FlattenTrace(Trace):
+class FlattenTrace(HasBackward, Trace):
     """One frame: the input's numbers read row by row into the flattened output."""
 
     n_frames = 1
@@ -418,7 +419,7 @@ def _extend(page: np.ndarray | None, start: int, total: int) -> np.ndarray | Non
     return out
 
 
-class SequentialTrace(Trace):
+class SequentialTrace(HasBackward, Trace):
     """The frames of every layer of a :class:`Sequential`, one layer after the other.
 
     Attributes
@@ -566,3 +567,53 @@ class SequentialTrace(Trace):
                           note=anatomy.statement)
         vmax = max(float(np.abs(values).max()), max(float(np.abs(w).max()) for w in weights)) or 1.0
         return Scene(f"Sequential: {model.short_repr()}", total, (), (), LazyCaptions(self), vmax, networks=(network,))
+
+
+# -- backward ---------------------------------------------------------------------------------------
+
+
+def _flatten_backward(self: FlattenTrace, g: np.ndarray) -> BackwardTrace:
+    """Flatten moves numbers without changing them: each input cell takes the gradient of the output cell it went to."""
+    dx = g.reshape(self.input.shape)
+    in_shape, out_shape = self.input.shape, self.output.shape
+
+    def source(index):
+        flat = int(np.ravel_multi_index(index, in_shape)) if in_shape else 0
+        return tuple(int(i) for i in np.unravel_index(flat, out_shape)) if out_shape else ()
+
+    section = copy_section("input", "dx", "dL/dx (dout, unflattened)", dx, "dout", source,
+                           "flatten moved this number unchanged")
+    return BackwardTrace(self, g, [section], {"input": dx})
+
+
+def _sequential_backward(self: SequentialTrace, g: np.ndarray) -> BackwardTrace:
+    """The chain rule: each layer's backward, newest first, on the gradient the layer after it handed back."""
+    import dataclasses
+
+    layers = self.layer.layers
+    sections, grads = [], {}
+    current = g
+    for i in reversed(range(len(self.traces))):
+        trace = self.traces[i]
+        if not hasattr(trace, "_backward"):
+            raise TypeError(f"layer {i + 1}/{len(layers)} {layers[i]!r} has no backward pass in layerviz yet")
+        inner = trace._backward(current)
+        prefix = f"layer {i + 1}/{len(layers)} {layers[i]!r}: "
+        for section in inner.sections:
+            sections.append(dataclasses.replace(section, key=f"{i}.{section.key}", prefix=prefix + section.prefix,
+                                                title=f"layer {i + 1}: {section.title}"))
+        for key, value in inner.grads.items():
+            if key != "input":
+                grads[f"{i}.{key}"] = value
+        current = inner.grads["input"]
+    grads["input"] = current
+    # torch's named_parameters() order: first layer first, each layer's own order (weight, then bias)
+    ordered = {}
+    for i in range(len(self.traces)):
+        ordered.update((key, value) for key, value in grads.items() if key.split(".")[0] == str(i))
+    ordered["input"] = current
+    return BackwardTrace(self, g, sections, ordered)
+
+
+FlattenTrace._backward = _flatten_backward
+SequentialTrace._backward = _sequential_backward
