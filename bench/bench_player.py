@@ -10,9 +10,11 @@ Serves notebooks (written to a temporary folder) that show a Player at fps=60 fo
   output with reveal (4096 frames).
 
 For each it prints one line per measure: fps while playing at 60 fps, fps while stepping by
-keyboard once per animation frame, the mean draw time in JS, and the kernel messages per frame
-(websocket frames sent by the page / frames drawn). The browser's requestAnimationFrame
-caps fps at the display rate (60 Hz in headless Chromium).
+keyboard once per animation frame, the mean draw time in JS, and the kernel messages per frame:
+websocket messages on the kernel's websocket, browser -> server (the player telling Python its
+frame) and server -> browser (the kernel's replies: status busy / idle around each message it
+handles), per frame drawn. The browser's requestAnimationFrame caps fps at the display rate
+(60 Hz in headless Chromium).
 """
 
 from __future__ import annotations
@@ -80,6 +82,30 @@ def write_notebooks(folder: Path, names) -> None:
         nbformat.write(nb, folder / f"bench_{name}.ipynb")
 
 
+def watch_kernel_websocket(ws, sent: list, received: list) -> None:
+    """Append the kernel websocket's messages (``/api/kernels/<id>/channels``) to ``sent`` and ``received``."""
+    if "/channels" in ws.url:
+        ws.on("framesent", lambda payload: sent.append(payload))
+        ws.on("framereceived", lambda payload: received.append(payload))
+
+
+def settle(page, sent: list, received: list, quiet_ms: int = 500, timeout_ms: int = 10_000) -> None:
+    """Wait until the kernel websocket has been quiet for ``quiet_ms`` (late replies count for nothing)."""
+    waited, counts = 0, None
+    while waited < timeout_ms and counts != (len(sent), len(received)):
+        counts = len(sent), len(received)
+        page.wait_for_timeout(quiet_ms)
+        waited += quiet_ms
+
+
+def messages(sent: list, received: list, before: tuple[int, int], draws: int) -> str:
+    """The kernel websocket's messages since ``before`` (counts of sent, received), per frame drawn."""
+    up, down = len(sent) - before[0], len(received) - before[1]
+    n = max(1, draws)
+    return (f"kernel websocket messages for {draws} frames: {up} browser -> server ({up / n:.3f} per frame), "
+            f"{down} server -> browser ({down / n:.3f} per frame), {(up + down) / n:.3f} per frame in all")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -98,8 +124,9 @@ def main() -> int:
             for name in names:
                 page = browser_helpers.new_page(browser)
                 errors = browser_helpers.collect_console_errors(page)
-                sent: list = []
-                page.on("websocket", lambda ws, sent=sent: ws.on("framesent", lambda payload: sent.append(payload)))
+                sent: list = []  # on the kernel websocket, browser -> server
+                received: list = []  # server -> browser
+                page.on("websocket", lambda ws, sent=sent, received=received: watch_kernel_websocket(ws, sent, received))
                 browser_helpers.open_voila(page, server.notebook_url(f"bench_{name}.ipynb"))
                 root = page.locator(".layerviz-player")
                 n = root.get_attribute("data-n-frames")
@@ -108,25 +135,22 @@ def main() -> int:
 
                 root.focus()
                 page.evaluate("() => document.querySelector('.layerviz-player .lvp-play').click()")
-                page.wait_for_timeout(300)
-                before = len(sent)
+                settle(page, sent, received)  # the press of Play and the kernel's replies
+                before = len(sent), len(received)
                 result = page.evaluate(MEASURE_JS, ["play", args.seconds])
-                msgs = len(sent) - before
                 print(f"{label}: playing at fps=60: {result['fps']:.1f} fps drawn, "
                       f"{result['drawMs']:.2f} ms per draw (JS), worst frame gap {result['worstMs']:.0f} ms, "
-                      f"{msgs} kernel messages for {result['draws']} frames "
-                      f"({msgs / max(1, result['draws']):.3f} per frame)", flush=True)
+                      f"{messages(sent, received, before, result['draws'])}", flush=True)
                 page.evaluate("() => document.querySelector('.layerviz-player .lvp-play').click()")
-                page.wait_for_timeout(300)
+                settle(page, sent, received)
 
-                before = len(sent)
+                before = len(sent), len(received)
                 result = page.evaluate(MEASURE_JS, ["step", args.seconds])
-                page.wait_for_timeout(400)  # the trailing sync
-                msgs = len(sent) - before
+                settle(page, sent, received)  # the trailing sync and its replies
                 print(f"{label}: stepping by keyboard (ArrowRight each animation frame): {result['fps']:.1f} fps "
                       f"drawn, {result['frames']} frames stepped, {result['drawMs']:.2f} ms per draw (JS), "
-                      f"worst frame gap {result['worstMs']:.0f} ms, {msgs} kernel messages "
-                      f"({msgs / max(1, result['draws']):.3f} per frame)", flush=True)
+                      f"worst frame gap {result['worstMs']:.0f} ms, "
+                      f"{messages(sent, received, before, result['draws'])}", flush=True)
                 print(f"{label}: n_frames={n}, page errors: {len(errors)}" + (f" {errors[:3]}" if errors else ""),
                       flush=True)
                 page.screenshot(path=str(Path(tempfile.gettempdir()) / f"bench_player_{name}.png"), full_page=True)

@@ -98,7 +98,7 @@ def test_explorer_survives_a_broken_description(monkeypatch, caplog):
 @pytest.mark.parametrize("name", FACTORIES)
 def test_every_explorer_button_is_guarded(name, caplog):
     explorer = explorer_named(name)
-    buttons = [w for w in (*explorer.extras.values(), *explorer.export.buttons.values(), explorer.predict.button)
+    buttons = [w for w in (*explorer.extras.values(), explorer.predict.button)
                if isinstance(w, widgets.Button)]
     for button in buttons:
         handlers = button._click_handlers.callbacks

@@ -2,8 +2,10 @@
 //
 // A generic renderer of the scene primitives (grids, highlights, captions): it knows
 // nothing about any layer. The scene arrives once (binary buffers); the clock runs
-// here (requestAnimationFrame); the kernel hears the current frame at most ~4 times a
-// second while playing, and at once on pause / step / scrub release.
+// here (requestAnimationFrame). The kernel hears the current frame only when Python may
+// need it: on pause (and at the end), step, first / last, scrub release and keyboard steps;
+// never while playing or while the slider is dragged. Exports (GIF, WebM, PNG) are drawn
+// and encoded here too (gif.js), without the kernel.
 //
 // Per frame the work is tiny: each panel page is pre-rendered once to offscreen
 // canvases ("full" with values, "empty"), a per-panel "current" canvas is updated
@@ -26,7 +28,7 @@ const CMIN = 4; // smallest cell
 const CMAX = 40; // largest cell
 const SMALL_PANEL_W = 112; // small panels (e.g. a 3x3 kernel) are drawn at least this wide
 const NUM_MIN_CELL = 22; // print numbers in cells at least this big
-const SYNC_MS = 250; // kernel sync period while playing / stepping fast
+const SYNC_MS = 250; // steps faster than this (a held arrow key) reach the kernel once per period
 const FPS_CHOICES = [1, 2, 4, 8, 12, 16, 24, 30, 60];
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "DejaVu Sans", Arial, sans-serif';
 const EMPTY_FILL = "#fbfbfb";
@@ -415,6 +417,578 @@ function renderPage(scene, p, R, page, full) {
 
 // ---------------------------------------------------------------------------------
 
+// A panel title's width in CSS px (layoutScene's titleWidth), measured in the titles' font (drawStatic).
+function titleWidth(ctx) {
+  return (text) => {
+    ctx.font = `600 14px ${FONT}`;
+    return ctx.measureText(text).width;
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// A renderer draws the frames of a scene, laid out by L, on one canvas. The visible player has
+// one; an export draws on an offscreen canvas with another, so it never disturbs what is shown.
+// Each keeps its own page images and incremental state (the panels' "current" canvases).
+function createRenderer(scene, L, canvas) {
+  const ctx = canvas.getContext("2d");
+  const N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], L.dpr), bg: null }));
+  const P = scene.panels.map((p, i) => ({
+    p, R: { ...L.panels[i], dpr: L.dpr }, full: [], empty: [], order: [],
+    cur: null, curPage: -1, curK: -1, hadHl: false,
+  }));
+  let needRedraw = true;
+
+  function pageAt(p, k) {
+    return p.page && k < p.page.length ? clamp(p.page[k], 0, p.nPages - 1) : 0;
+  }
+
+  function pageImages(st, page) {
+    if (!st.full[page]) {
+      st.full[page] = renderPage(scene, st.p, st.R, page, true);
+      if (st.p.reveal) st.empty[page] = renderPage(scene, st.p, st.R, page, false);
+    }
+    return st.full[page];
+  }
+
+  // Cells of a page sorted by reveal (local index ((sl * H) + r) * W + c).
+  function revealOrder(st, page) {
+    if (st.order[page]) return st.order[page];
+    const p = st.p, HW = p.H * p.W, cnt = p.ps * HW, base = page * p.ps * HW;
+    const rv = p.reveal;
+    const idx = new Int32Array(cnt);
+    for (let i = 0; i < cnt; i++) idx[i] = i;
+    const sorted = Array.from(idx).sort((a, b) => rv[base + a] - rv[base + b]);
+    const ord = Int32Array.from(sorted);
+    const rs = new Int32Array(cnt);
+    for (let i = 0; i < cnt; i++) rs[i] = rv[base + ord[i]];
+    return (st.order[page] = { ord, rs });
+  }
+
+  function upper(rs, k) {
+    let lo = 0, hi = rs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rs[mid] <= k) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  // Copy cells ord[a..b) from src to dst canvas, merging horizontal runs.
+  function copyCells(st, src, dst, ord, a, b) {
+    if (b <= a) return;
+    const p = st.p, R = st.R, W = p.W, H = p.H;
+    const cells = ord.slice(a, b).sort();
+    const g = dst.getContext("2d");
+    let i = 0;
+    while (i < cells.length) {
+      let j = i + 1;
+      const row = Math.floor(cells[i] / W);
+      while (j < cells.length && cells[j] === cells[j - 1] + 1 && Math.floor(cells[j] / W) === row) j++;
+      const sl = Math.floor(row / H), r = row % H, c = cells[i] % W;
+      const x = cellX(R, p, sl, c), y = cellY(R, p, sl, r);
+      const w = (j - i) * R.cd, h = R.cd;
+      g.drawImage(src, x, y, w, h, x, y, w, h);
+      i = j;
+    }
+  }
+
+  // Bring the panel's current image to frame k. Returns true if it changed.
+  function updatePanel(st, k) {
+    const p = st.p;
+    const page = pageAt(p, k);
+    if (page === st.curPage && (k === st.curK || !p.reveal)) return false;
+    const full = pageImages(st, page);
+    if (!st.cur) st.cur = makeCanvas(st.R.w, st.R.h);
+    const g = st.cur.getContext("2d");
+    if (!p.reveal) {
+      g.drawImage(full, 0, 0);
+    } else {
+      const { ord, rs } = revealOrder(st, page);
+      const empty = st.empty[page];
+      if (page !== st.curPage) {
+        const u = upper(rs, k);
+        if (u * 2 <= rs.length) {
+          g.drawImage(empty, 0, 0);
+          copyCells(st, full, st.cur, ord, 0, u);
+        } else {
+          g.drawImage(full, 0, 0);
+          copyCells(st, empty, st.cur, ord, u, rs.length);
+        }
+      } else if (k > st.curK) {
+        copyCells(st, full, st.cur, ord, upper(rs, st.curK), upper(rs, k));
+      } else {
+        copyCells(st, empty, st.cur, ord, upper(rs, k), upper(rs, st.curK));
+      }
+    }
+    st.curPage = page;
+    st.curK = k;
+    return true;
+  }
+
+  // The parts of a network that never change: title, every line (faded), column labels, note.
+  function networkBackground(st) {
+    const { net, R, geo } = st;
+    const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+    const cv = makeCanvas(R.w, R.h);
+    const g = cv.getContext("2d");
+    g.translate(-R.x, -R.y);
+    g.fillStyle = "#fff";
+    g.fillRect(R.x, R.y, R.w, R.h);
+    g.fillStyle = "#222";
+    g.font = `600 ${d(14)}px ${FONT}`;
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    g.fillText(fitText(g, net.title, R.w), R.x + R.w / 2, R.y + d(4));
+    g.globalAlpha = 0.35;
+    g.lineCap = "round";
+    for (let l = 0; l + 1 < net.sizes.length; l++) {
+      const nIn = net.sizes[l], nOut = net.sizes[l + 1];
+      for (let j = 0; j < nOut; j++) {
+        for (let i = 0; i < nIn; i++) {
+          const w = net.weights[net.wOff[l] + j * nIn + i];
+          if (Number.isNaN(w)) continue;
+          const a = net.offsets[l] + i, b = net.offsets[l + 1] + j;
+          g.strokeStyle = lutColor(scene, w, net.maxW);
+          g.lineWidth = Math.max(0.5, (0.4 + 2.6 * Math.abs(w) / net.maxW) * dpr);
+          g.beginPath();
+          g.moveTo(geo.xs[a], geo.ys[a]);
+          g.lineTo(geo.xs[b], geo.ys[b]);
+          g.stroke();
+        }
+      }
+    }
+    g.globalAlpha = 1;
+    g.fillStyle = "#333";
+    g.font = `${d(12)}px ${FONT}`;
+    g.textBaseline = "top";
+    const L1 = net.sizes.length;
+    const colW = L1 > 1 ? (geo.xs[net.offsets[1]] - geo.xs[0]) : R.w;
+    net.sizes.forEach((n, c) => {
+      g.fillText(fitText(g, String(net.labels[c] ?? ""), colW - d(6)), geo.xs[net.offsets[c]], geo.bottom + d(4));
+    });
+    if (net.note) {
+      g.font = `600 ${d(13)}px ${FONT}`;
+      g.fillStyle = "#222";
+      g.fillText(fitText(g, net.note, R.w - d(10)), R.x + R.w / 2, geo.bottom + d(24));
+    }
+    return cv;
+  }
+
+  // A network at frame k: the background, the lit neuron's incoming lines, every neuron.
+  function drawNetwork(st, k) {
+    const { net, R, geo } = st;
+    if (!st.bg) st.bg = networkBackground(st);
+    const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(st.bg, R.x, R.y);
+    const page = net.page && k < net.page.length ? clamp(net.page[k], 0, net.nPages - 1) : 0;
+    const act = net.active && k < net.active.length ? net.active[k] : -1;
+    let col = -1;
+    if (act >= 0) for (let c = 0; c < net.sizes.length; c++) if (act >= net.offsets[c] && act < net.offsets[c + 1]) col = c;
+    if (col > 0) {
+      const l = col - 1, j = act - net.offsets[col], nIn = net.sizes[l];
+      ctx.lineCap = "round";
+      for (let i = 0; i < nIn; i++) {
+        const w = net.weights[net.wOff[l] + j * nIn + i];
+        if (Number.isNaN(w)) continue;
+        const a = net.offsets[l] + i;
+        ctx.beginPath();
+        ctx.moveTo(geo.xs[a], geo.ys[a]);
+        ctx.lineTo(geo.xs[act], geo.ys[act]);
+        ctx.strokeStyle = "rgba(0,0,0,0.55)";
+        ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr + 2 * dpr;
+        ctx.stroke();
+        ctx.strokeStyle = lutColor(scene, w, net.maxW);
+        ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr;
+        ctx.stroke();
+      }
+    }
+    const r = geo.radius;
+    const showNum = r >= d(11);
+    ctx.font = `${d(r >= d(15) ? 11 : 9)}px ${FONT}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    const base = page * net.T;
+    for (let t = 0; t < net.T; t++) {
+      const shown = !net.reveal || net.reveal[base + t] <= k;
+      const v = net.values[base + t];
+      ctx.beginPath();
+      ctx.arc(geo.xs[t], geo.ys[t], r, 0, 2 * Math.PI);
+      ctx.fillStyle = shown ? lutColor(scene, v, scene.vmax) : EMPTY_FILL;
+      ctx.fill();
+      ctx.strokeStyle = shown ? "#666" : EMPTY_EDGE;
+      ctx.lineWidth = Math.max(1, dpr);
+      ctx.stroke();
+      if (shown && showNum) {
+        const color = lutColor(scene, v, scene.vmax).match(/\d+/g).map(Number);
+        const lum = 0.2126 * color[0] + 0.7152 * color[1] + 0.0722 * color[2];
+        ctx.fillStyle = lum > 140 ? "#111" : "#fff";
+        ctx.fillText(formatValue(v, 2), geo.xs[t], geo.ys[t] + dpr * 0.5);
+      }
+    }
+    if (act >= 0 && act < net.T) {
+      ctx.beginPath();
+      ctx.arc(geo.xs[act], geo.ys[act], r + d(3), 0, 2 * Math.PI);
+      ctx.strokeStyle = scene.colors.output || "#000";
+      ctx.lineWidth = d(3);
+      ctx.stroke();
+    }
+  }
+
+  function drawStatic() {
+    const dpr = L.dpr;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    // titles
+    ctx.fillStyle = "#222";
+    ctx.font = `600 ${Math.round(14 * dpr)}px ${FONT}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "alphabetic";
+    P.forEach((st) => {
+      const R = st.R;
+      ctx.fillText(fitText(ctx, st.p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
+    });
+    // operators
+    ctx.font = `${Math.round(30 * dpr)}px ${FONT}`;
+    ctx.fillStyle = "#333";
+    ctx.textBaseline = "middle";
+    L.ops.forEach((o) => ctx.fillText(o.text, o.x, L.top + L.maxH / 2));
+    drawLegend();
+  }
+
+  function drawLegend() {
+    const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+    let x = d(PAD);
+    const y = L.legendY;
+    const barW = d(180), barH = d(12);
+    // gradient bar from the LUT
+    if (scene.lutN) {
+      const img = new ImageData(scene.lutN, 1);
+      for (let i = 0; i < scene.lutN; i++) {
+        img.data[4 * i] = scene.lut[3 * i];
+        img.data[4 * i + 1] = scene.lut[3 * i + 1];
+        img.data[4 * i + 2] = scene.lut[3 * i + 2];
+        img.data[4 * i + 3] = 255;
+      }
+      const t = makeCanvas(scene.lutN, 1);
+      t.getContext("2d").putImageData(img, 0, 0);
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(t, 0, 0, scene.lutN, 1, x, y, barW, barH);
+    }
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = Math.max(1, Math.round(dpr));
+    ctx.strokeRect(x, y, barW, barH);
+    ctx.fillStyle = "#333";
+    ctx.font = `${d(12)}px ${FONT}`;
+    ctx.textBaseline = "top";
+    const ty = y + barH + d(4);
+    ctx.textAlign = "left";
+    ctx.fillText(fmtTick(-scene.vmax), x, ty);
+    ctx.textAlign = "center";
+    ctx.fillText("0", x + barW / 2, ty);
+    ctx.textAlign = "right";
+    ctx.fillText("+" + fmtTick(scene.vmax), x + barW, ty);
+    // key of highlights and special cells
+    x += barW + d(28);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    const my = y + barH / 2;
+    const sw = d(14);
+    const item = (drawSwatch, label) => {
+      drawSwatch(x, my - sw / 2);
+      ctx.fillStyle = "#333";
+      ctx.fillText(label, x + sw + d(6), my);
+      x += sw + d(6) + ctx.measureText(label).width + d(18);
+    };
+    const seen = new Set();
+    scene.highlights.forEach((h) => {
+      if (seen.has(h.role)) return;
+      seen.add(h.role);
+      item((sx, sy) => {
+        ctx.strokeStyle = h.color;
+        ctx.lineWidth = d(2.5);
+        ctx.setLineDash(h.dash.map((v) => v * dpr));
+        ctx.strokeRect(sx, sy, sw, sw);
+        ctx.setLineDash([]);
+      }, h.role);
+    });
+    if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) {
+      item((sx, sy) => {
+        ctx.fillStyle = hatchPattern(ctx, dpr);
+        ctx.fillRect(sx, sy, sw, sw);
+      }, "padding");
+    }
+    if (scene.networks.some((w) => w.active)) {
+      item((sx, sy) => {
+        ctx.beginPath();
+        ctx.arc(sx + sw / 2, sy + sw / 2, sw / 2 - d(1.5), 0, 2 * Math.PI);
+        ctx.strokeStyle = scene.colors.output || "#000";
+        ctx.lineWidth = d(2.5);
+        ctx.stroke();
+      }, "neuron being computed");
+    }
+    if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) {
+      item((sx, sy) => {
+        ctx.fillStyle = EMPTY_EDGE;
+        ctx.fillRect(sx, sy, sw, sw);
+        ctx.fillStyle = EMPTY_FILL;
+        ctx.fillRect(sx + d(1), sy + d(1), sw - 2 * d(1), sw - 2 * d(1));
+      }, "not computed yet");
+    }
+  }
+
+  function highlightRects(h, k, st) {
+    const p = st.p, R = st.R;
+    if (k * 3 + 2 >= h.origin.length) return [];
+    const o0 = h.origin[3 * k], o1 = h.origin[3 * k + 1], o2 = h.origin[3 * k + 2];
+    const page = pageAt(p, k);
+    const s0 = page * p.ps;
+    const out = [];
+    for (let j = 0; j < h.m; j++) {
+      const s = o0 + h.stencil[3 * j], r = o1 + h.stencil[3 * j + 1], c = o2 + h.stencil[3 * j + 2];
+      if (s < s0 || s >= s0 + p.ps || r < 0 || r >= p.H || c < 0 || c >= p.W) continue;
+      out.push([R.x + cellX(R, p, s - s0, c) - R.g / 2, R.y + cellY(R, p, s - s0, r) - R.g / 2]);
+    }
+    return out;
+  }
+
+  function draw(k) {
+    const hl = scene.highlights.map((h) => {
+      const st = P[h.panel.index];
+      return { h, st, rects: highlightRects(h, k, st) };
+    });
+    const hasHl = P.map(() => false);
+    hl.forEach((x) => { if (x.rects.length) hasHl[x.st.p.index] = true; });
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    P.forEach((st, i) => {
+      const changed = updatePanel(st, k);
+      if (changed || needRedraw || st.hadHl || hasHl[i]) ctx.drawImage(st.cur, st.R.x, st.R.y);
+      st.hadHl = hasHl[i];
+    });
+    const dpr = L.dpr;
+    hl.forEach(({ h, st, rects }) => {
+      if (!rects.length) return;
+      const cd = st.R.cd;
+      const lw = Math.max(2, Math.round(clamp(st.R.css * 0.12, 2, 3.5) * dpr));
+      ctx.beginPath();
+      rects.forEach(([x, y]) => ctx.rect(x, y, cd, cd));
+      ctx.lineJoin = "miter";
+      ctx.strokeStyle = "rgba(255,255,255,0.9)";
+      ctx.lineWidth = lw + 2 * Math.max(1, Math.round(dpr));
+      ctx.stroke();
+      ctx.strokeStyle = h.color;
+      ctx.lineWidth = lw;
+      ctx.setLineDash(h.dash.map((v) => v * dpr));
+      ctx.stroke();
+      ctx.setLineDash([]);
+    });
+    N.forEach((st) => drawNetwork(st, k));
+    needRedraw = false;
+  }
+
+  // Pre-renders one page image not made yet; false once every page is ready.
+  function warmOne() {
+    for (const st of P) {
+      for (let pg = 0; pg < st.p.nPages; pg++) {
+        if (!st.full[pg]) { pageImages(st, pg); return true; }
+      }
+    }
+    return false;
+  }
+
+  return { draw, drawStatic, warmOne };
+}
+
+// ---------------------------------------------------------------------------------
+// Export: the frames drawn again by a renderer of their own on an offscreen canvas, one CSS px
+// per pixel, each with its caption under the picture, and encoded in the browser (GIF: gif.js,
+// WebM: MediaRecorder, PNG: the canvas). Nothing reaches the kernel.
+
+const EXPORT_MAX_FRAMES = 600;
+const CAPTION_FONT = `13px ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace`;
+const CAPTION_LINE_H = 18;
+const CAPTION_MAX_LINES = 8;
+const CAPTION_BAR = 4; // the accent bar left of the caption, as on the page
+const PALETTE_SAMPLES = 16; // frames whose colours choose a GIF's palette
+const WORK_MS = 20; // work between two turns given back to the page
+const WEBM_TYPES = ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm"];
+
+const utf8 = new TextDecoder("utf-8");
+
+function captionOf(scene, k) {
+  const a = scene.capOff[k] | 0, b = scene.capOff[k + 1] | 0;
+  return b > a ? utf8.decode(scene.capBlob.subarray(a, b)) : "";
+}
+
+// The frames an animation export holds: all of them, or EXPORT_MAX_FRAMES from the one shown on
+// (the last EXPORT_MAX_FRAMES when fewer are left). Returns [start, stop).
+function exportRange(n, cur) {
+  let start = clamp(cur, 0, Math.max(0, n - 1));
+  if (n - start < EXPORT_MAX_FRAMES) start = Math.max(0, n - EXPORT_MAX_FRAMES);
+  return [start, Math.min(n, start + EXPORT_MAX_FRAMES)];
+}
+
+// layerviz-<first word of the title>-<first>-<last>.<ext>, frames counted from 1 as on the counter.
+function exportName(scene, start, stop, ext) {
+  const word = /^[A-Za-z][A-Za-z0-9_]*/.exec(scene.title);
+  const stem = `layerviz-${word ? word[0].toLowerCase() : "animation"}-${start + 1}`;
+  return ext === "png" ? `${stem}.png` : `${stem}-${stop}.${ext}`;
+}
+
+function webmType() {
+  if (typeof MediaRecorder === "undefined" || !("captureStream" in HTMLCanvasElement.prototype)) return null;
+  return WEBM_TYPES.find((t) => MediaRecorder.isTypeSupported(t)) || null;
+}
+
+// Lines of `text` no wider than `width` in ctx's font: its own line breaks, then words, then characters.
+function wrapText(ctx, text, width) {
+  const lines = [];
+  for (const para of text.split("\n")) {
+    let line = "";
+    for (const word of para.split(" ")) {
+      const next = line ? `${line} ${word}` : word;
+      if (ctx.measureText(next).width <= width) { line = next; continue; }
+      if (line) lines.push(line);
+      line = word;
+      while (line.length > 1 && ctx.measureText(line).width > width) {
+        let cut = line.length - 1;
+        while (cut > 1 && ctx.measureText(line.slice(0, cut)).width > width) cut--;
+        lines.push(line.slice(0, cut));
+        line = line.slice(cut);
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+// An offscreen canvas showing frames [start, stop) of `scene` laid out `cssWidth` wide, with a
+// caption box under the picture tall enough for the longest of their captions.
+function createCamera(scene, cssWidth, start, stop) {
+  const canvas = makeCanvas(1, 1);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true }); // every frame is read back
+  const L = layoutScene(scene, cssWidth, 1, titleWidth(ctx));
+  const textW = L.width - 2 * PAD - CAPTION_BAR - 20;
+  ctx.font = CAPTION_FONT;
+  const lines = new Map();
+  let most = 1;
+  for (let k = start; k < stop; k++) {
+    let wrapped = wrapText(ctx, captionOf(scene, k), textW);
+    if (wrapped.length > CAPTION_MAX_LINES) {
+      wrapped = wrapped.slice(0, CAPTION_MAX_LINES);
+      wrapped[CAPTION_MAX_LINES - 1] = fitText(ctx, `${wrapped[CAPTION_MAX_LINES - 1]}…`, textW);
+    }
+    lines.set(k, wrapped);
+    most = Math.max(most, wrapped.length);
+  }
+  const boxY = L.height, boxH = most * CAPTION_LINE_H + 16;
+  canvas.width = L.width;
+  canvas.height = L.height + boxH + PAD;
+  const renderer = createRenderer(scene, L, canvas);
+  renderer.drawStatic();
+
+  function draw(k) {
+    renderer.draw(k);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, boxY, canvas.width, canvas.height - boxY);
+    ctx.fillStyle = "#f4f7fb";
+    ctx.fillRect(PAD, boxY, L.width - 2 * PAD, boxH);
+    ctx.fillStyle = "#0b63c5";
+    ctx.fillRect(PAD, boxY, CAPTION_BAR, boxH);
+    ctx.fillStyle = "#1f2328";
+    ctx.font = CAPTION_FONT;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    lines.get(k).forEach((line, i) => ctx.fillText(line, PAD + CAPTION_BAR + 10, boxY + 8 + i * CAPTION_LINE_H + 2));
+  }
+
+  return { canvas, ctx, draw };
+}
+
+// Gives the page a turn (input, painting, the Cancel button). A MessageChannel message, unlike
+// setTimeout, is not slowed to one a second while the tab is in the background.
+function yieldToPage() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
+// Between two frames of an export: after WORK_MS of work, let the page run. True once cancelled.
+async function breathe(job) {
+  if (performance.now() - job.since > WORK_MS) {
+    await yieldToPage();
+    job.since = performance.now();
+  }
+  return job.cancelled;
+}
+
+// Frames [start, stop) as an animated GIF (null if cancelled). The palette comes from a sample
+// of the frames; each GIF frame holds only what changed since the previous one (gif.js).
+async function encodeGif(camera, start, stop, delayCs, job, progress) {
+  const { width, height } = camera.canvas;
+  const pixelsOf = (k) => {
+    camera.draw(k);
+    return new Uint32Array(camera.ctx.getImageData(0, 0, width, height).data.buffer);
+  };
+  const histogram = new Map();
+  const samples = Math.min(stop - start, PALETTE_SAMPLES);
+  for (let i = 0; i < samples; i++) {
+    countColours(pixelsOf(start + Math.floor((i * (stop - start)) / samples)), histogram);
+    if (await breathe(job)) return null;
+  }
+  const palette = buildPalette(histogram);
+  const quantizer = new Quantizer(palette);
+  const gif = new GifWriter(width, height, palette, { delayCs, transparent: quantizer.transparent });
+  let prev = null;
+  for (let k = start; k < stop; k++) {
+    const pixels = pixelsOf(k);
+    const box = prev === null ? { x: 0, y: 0, w: width, h: height }
+      : changedBox(prev, pixels, width, height) || { x: 0, y: 0, w: 1, h: 1 };
+    gif.addFrame(quantizer.indices(pixels, width, box, prev), box);
+    prev = pixels;
+    progress(k - start + 1);
+    if (await breathe(job)) return null;
+  }
+  return gif.finish();
+}
+
+// Frames [start, stop) recorded as a WebM video (null if cancelled). MediaRecorder stamps each
+// frame with the time it arrives, so the frames are drawn in real time, `fps` a second.
+async function recordWebm(camera, start, stop, fps, job, progress) {
+  const stream = camera.canvas.captureStream(0);
+  const track = stream.getVideoTracks()[0];
+  const recorder = new MediaRecorder(stream, { mimeType: webmType(), videoBitsPerSecond: 4e6 });
+  const chunks = [];
+  recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+  recorder.start();
+  const t0 = performance.now();
+  for (let k = start; k < stop && !job.cancelled; k++) {
+    camera.draw(k);
+    track.requestFrame();
+    progress(k - start + 1);
+    const due = t0 + ((k - start + 1) * 1000) / fps;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+  }
+  recorder.stop();
+  await stopped;
+  track.stop();
+  return job.cancelled ? null : new Blob(chunks, { type: "video/webm" });
+}
+
+function pngOf(camera, k) {
+  camera.draw(k);
+  return new Promise((resolve) => camera.canvas.toBlob(resolve, "image/png"));
+}
+
+function sizeText(bytes) {
+  return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 export default {
   render({ model, el }) {
     const root = document.createElement("div");
@@ -425,6 +999,7 @@ export default {
     root.dataset.nFrames = "0";
     root.dataset.drawn = "0";
     root.dataset.playing = "false";
+    root.dataset.exporting = "";
     root.innerHTML = `
       <div class="lvp-title"></div>
       <div class="lvp-stage"><canvas class="lvp-canvas" role="img"></canvas></div>
@@ -441,6 +1016,14 @@ export default {
         </label>
       </div>
       <div class="lvp-caption" aria-live="polite" aria-atomic="true"></div>
+      <div class="lvp-export" role="group" aria-label="Save">
+        <button type="button" class="lvp-save" data-kind="gif">Save GIF</button>
+        <button type="button" class="lvp-save" data-kind="webm">Save WebM</button>
+        <button type="button" class="lvp-save" data-kind="png">Save frame as PNG</button>
+        <progress class="lvp-progress" max="1" value="0" aria-label="Export progress" hidden></progress>
+        <button type="button" class="lvp-save lvp-cancel" hidden>Cancel</button>
+        <span class="lvp-export-status" role="status"></span>
+      </div>
       <div class="lvp-help">Keys: <kbd>space</kbd> play / pause · <kbd>←</kbd> <kbd>→</kbd> step · <kbd>Home</kbd> <kbd>End</kbd> first / last</div>`;
     el.appendChild(root);
     const $ = (s) => root.querySelector(s);
@@ -449,16 +1032,15 @@ export default {
     const btnFwd = $(".lvp-forward"), btnLast = $(".lvp-last");
     const slider = $(".lvp-slider"), counter = $(".lvp-counter"), fpsSel = $(".lvp-fps");
     const captionEl = $(".lvp-caption");
+    const exportRow = $(".lvp-export"), progressEl = $(".lvp-progress"), btnCancel = $(".lvp-cancel");
+    const exportStatus = $(".lvp-export-status");
+    const saveButtons = [...root.querySelectorAll(".lvp-save[data-kind]")];
     const ctx = canvas.getContext("2d");
-    const decoder = new TextDecoder("utf-8");
 
     let scene = null; // decoded scene
-    let L = null; // layout
-    let P = []; // per-panel render state
-    let N = []; // per-network render state
+    let renderer = null; // draws the scene on the visible canvas
     let cur = 0; // frame shown (or to be shown)
-    let drawnK = -1; // frame last drawn
-    let needRedraw = true;
+    let drawnK = -1; // frame last drawn (-1: none since the last build)
     let playing = false;
     let fps = 8;
     let nextT = null;
@@ -470,6 +1052,8 @@ export default {
     let layoutWidth = 0;
     let captionK = -1;
     let destroyed = false;
+    let job = null; // the export under way: {kind, cancelled, since}
+    let downloadUrl = null; // the last export's file, kept for its link
     const stats = { draws: 0, drawMs: 0 }; // for benchmarks: root.__layerviz
     root.__layerviz = stats;
 
@@ -481,10 +1065,6 @@ export default {
     }
 
     // ---- scene setup
-    function pageAt(p, k) {
-      return p.page && k < p.page.length ? clamp(p.page[k], 0, p.nPages - 1) : 0;
-    }
-
     function loadScene() {
       scene = decodeScene(model.get("_scene"));
       const n = scene ? scene.n : 0;
@@ -494,6 +1074,7 @@ export default {
       root.setAttribute("aria-label", scene ? `Layer animation player: ${scene.title}` : "Layer animation player");
       slider.max = String(Math.max(0, n - 1));
       for (const b of [btnFirst, btnBack, btnPlay, btnFwd, btnLast, slider]) b.disabled = n === 0;
+      for (const b of saveButtons) b.disabled = n === 0 || job !== null;
       cur = clamp(model.get("frame") | 0, 0, Math.max(0, n - 1));
       if (n === 0 && playing) setPlaying(false, false);
       captionK = -1;
@@ -502,11 +1083,8 @@ export default {
     }
 
     function build() {
-      P = [];
-      N = [];
-      L = null;
+      renderer = null;
       drawnK = -1;
-      needRedraw = true;
       const dpr = window.devicePixelRatio || 1;
       layoutWidth = root.clientWidth || MAX_W;
       if (!scene || scene.n === 0) {
@@ -517,382 +1095,28 @@ export default {
         root.dataset.ready = "1";
         return;
       }
-      L = layoutScene(scene, layoutWidth - 2, dpr, (text) => {
-        ctx.font = `600 14px ${FONT}`; // the titles' font (drawStatic), in CSS px
-        return ctx.measureText(text).width;
-      });
+      const L = layoutScene(scene, layoutWidth - 2, dpr, titleWidth(ctx));
       canvas.width = L.width;
       canvas.height = L.height;
       canvas.style.width = `${L.width / dpr}px`;
       canvas.style.height = `${L.height / dpr}px`;
-      N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], dpr), bg: null }));
-      P = scene.panels.map((p, i) => ({
-        p, R: { ...L.panels[i], dpr }, full: [], empty: [], order: [],
-        cur: null, curPage: -1, curK: -1, hadHl: false,
-      }));
-      drawStatic();
+      const built = createRenderer(scene, L, canvas);
+      renderer = built;
+      renderer.drawStatic();
       schedule();
-      // Pre-render the other pages in the background.
-      let pi = 0, pg = 0;
+      // Pre-render the other pages in the background, two at a time.
       const warm = () => {
-        if (destroyed || !P.length) return;
-        for (let budget = 0; budget < 2 && pi < P.length; ) {
-          const st = P[pi];
-          if (pg < st.p.nPages) {
-            if (!st.full[pg]) { pageImages(st, pg); budget++; }
-            pg++;
-          } else { pi++; pg = 0; }
-        }
-        if (pi < P.length) setTimeout(warm, 30);
+        if (destroyed || renderer !== built) return;
+        const more = built.warmOne() && built.warmOne();
+        if (more) setTimeout(warm, 30);
       };
       setTimeout(warm, 200);
     }
 
-    function pageImages(st, page) {
-      if (!st.full[page]) {
-        st.full[page] = renderPage(scene, st.p, st.R, page, true);
-        if (st.p.reveal) st.empty[page] = renderPage(scene, st.p, st.R, page, false);
-      }
-      return st.full[page];
-    }
-
-    // Cells of a page sorted by reveal (local index ((sl * H) + r) * W + c).
-    function revealOrder(st, page) {
-      if (st.order[page]) return st.order[page];
-      const p = st.p, HW = p.H * p.W, cnt = p.ps * HW, base = page * p.ps * HW;
-      const rv = p.reveal;
-      const idx = new Int32Array(cnt);
-      for (let i = 0; i < cnt; i++) idx[i] = i;
-      const sorted = Array.from(idx).sort((a, b) => rv[base + a] - rv[base + b]);
-      const ord = Int32Array.from(sorted);
-      const rs = new Int32Array(cnt);
-      for (let i = 0; i < cnt; i++) rs[i] = rv[base + ord[i]];
-      return (st.order[page] = { ord, rs });
-    }
-
-    function upper(rs, k) {
-      let lo = 0, hi = rs.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (rs[mid] <= k) lo = mid + 1; else hi = mid;
-      }
-      return lo;
-    }
-
-    // Copy cells ord[a..b) from src to dst canvas, merging horizontal runs.
-    function copyCells(st, src, dst, ord, a, b) {
-      if (b <= a) return;
-      const p = st.p, R = st.R, W = p.W, H = p.H;
-      const cells = ord.slice(a, b).sort();
-      const g = dst.getContext("2d");
-      let i = 0;
-      while (i < cells.length) {
-        let j = i + 1;
-        const row = Math.floor(cells[i] / W);
-        while (j < cells.length && cells[j] === cells[j - 1] + 1 && Math.floor(cells[j] / W) === row) j++;
-        const sl = Math.floor(row / H), r = row % H, c = cells[i] % W;
-        const x = cellX(R, p, sl, c), y = cellY(R, p, sl, r);
-        const w = (j - i) * R.cd, h = R.cd;
-        g.drawImage(src, x, y, w, h, x, y, w, h);
-        i = j;
-      }
-    }
-
-    // Bring the panel's current image to frame k. Returns true if it changed.
-    function updatePanel(st, k) {
-      const p = st.p;
-      const page = pageAt(p, k);
-      if (page === st.curPage && (k === st.curK || !p.reveal)) return false;
-      const full = pageImages(st, page);
-      if (!st.cur) st.cur = makeCanvas(st.R.w, st.R.h);
-      const g = st.cur.getContext("2d");
-      if (!p.reveal) {
-        g.drawImage(full, 0, 0);
-      } else {
-        const { ord, rs } = revealOrder(st, page);
-        const empty = st.empty[page];
-        if (page !== st.curPage) {
-          const u = upper(rs, k);
-          if (u * 2 <= rs.length) {
-            g.drawImage(empty, 0, 0);
-            copyCells(st, full, st.cur, ord, 0, u);
-          } else {
-            g.drawImage(full, 0, 0);
-            copyCells(st, empty, st.cur, ord, u, rs.length);
-          }
-        } else if (k > st.curK) {
-          copyCells(st, full, st.cur, ord, upper(rs, st.curK), upper(rs, k));
-        } else {
-          copyCells(st, empty, st.cur, ord, upper(rs, k), upper(rs, st.curK));
-        }
-      }
-      st.curPage = page;
-      st.curK = k;
-      return true;
-    }
-
-    // The parts of a network that never change: title, every line (faded), column labels, note.
-    function networkBackground(st) {
-      const { net, R, geo } = st;
-      const dpr = L.dpr, d = (v) => Math.round(v * dpr);
-      const cv = makeCanvas(R.w, R.h);
-      const g = cv.getContext("2d");
-      g.translate(-R.x, -R.y);
-      g.fillStyle = "#fff";
-      g.fillRect(R.x, R.y, R.w, R.h);
-      g.fillStyle = "#222";
-      g.font = `600 ${d(14)}px ${FONT}`;
-      g.textAlign = "center";
-      g.textBaseline = "top";
-      g.fillText(fitText(g, net.title, R.w), R.x + R.w / 2, R.y + d(4));
-      g.globalAlpha = 0.35;
-      g.lineCap = "round";
-      for (let l = 0; l + 1 < net.sizes.length; l++) {
-        const nIn = net.sizes[l], nOut = net.sizes[l + 1];
-        for (let j = 0; j < nOut; j++) {
-          for (let i = 0; i < nIn; i++) {
-            const w = net.weights[net.wOff[l] + j * nIn + i];
-            if (Number.isNaN(w)) continue;
-            const a = net.offsets[l] + i, b = net.offsets[l + 1] + j;
-            g.strokeStyle = lutColor(scene, w, net.maxW);
-            g.lineWidth = Math.max(0.5, (0.4 + 2.6 * Math.abs(w) / net.maxW) * dpr);
-            g.beginPath();
-            g.moveTo(geo.xs[a], geo.ys[a]);
-            g.lineTo(geo.xs[b], geo.ys[b]);
-            g.stroke();
-          }
-        }
-      }
-      g.globalAlpha = 1;
-      g.fillStyle = "#333";
-      g.font = `${d(12)}px ${FONT}`;
-      g.textBaseline = "top";
-      const L1 = net.sizes.length;
-      const colW = L1 > 1 ? (geo.xs[net.offsets[1]] - geo.xs[0]) : R.w;
-      net.sizes.forEach((n, c) => {
-        g.fillText(fitText(g, String(net.labels[c] ?? ""), colW - d(6)), geo.xs[net.offsets[c]], geo.bottom + d(4));
-      });
-      if (net.note) {
-        g.font = `600 ${d(13)}px ${FONT}`;
-        g.fillStyle = "#222";
-        g.fillText(fitText(g, net.note, R.w - d(10)), R.x + R.w / 2, geo.bottom + d(24));
-      }
-      return cv;
-    }
-
-    // A network at frame k: the background, the lit neuron's incoming lines, every neuron.
-    function drawNetwork(st, k) {
-      const { net, R, geo } = st;
-      if (!st.bg) st.bg = networkBackground(st);
-      const dpr = L.dpr, d = (v) => Math.round(v * dpr);
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.drawImage(st.bg, R.x, R.y);
-      const page = net.page && k < net.page.length ? clamp(net.page[k], 0, net.nPages - 1) : 0;
-      const act = net.active && k < net.active.length ? net.active[k] : -1;
-      let col = -1;
-      if (act >= 0) for (let c = 0; c < net.sizes.length; c++) if (act >= net.offsets[c] && act < net.offsets[c + 1]) col = c;
-      if (col > 0) {
-        const l = col - 1, j = act - net.offsets[col], nIn = net.sizes[l];
-        ctx.lineCap = "round";
-        for (let i = 0; i < nIn; i++) {
-          const w = net.weights[net.wOff[l] + j * nIn + i];
-          if (Number.isNaN(w)) continue;
-          const a = net.offsets[l] + i;
-          ctx.beginPath();
-          ctx.moveTo(geo.xs[a], geo.ys[a]);
-          ctx.lineTo(geo.xs[act], geo.ys[act]);
-          ctx.strokeStyle = "rgba(0,0,0,0.55)";
-          ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr + 2 * dpr;
-          ctx.stroke();
-          ctx.strokeStyle = lutColor(scene, w, net.maxW);
-          ctx.lineWidth = (1.6 + 3.4 * Math.abs(w) / net.maxW) * dpr;
-          ctx.stroke();
-        }
-      }
-      const r = geo.radius;
-      const showNum = r >= d(11);
-      ctx.font = `${d(r >= d(15) ? 11 : 9)}px ${FONT}`;
-      ctx.textAlign = "center";
-      ctx.textBaseline = "middle";
-      const base = page * net.T;
-      for (let t = 0; t < net.T; t++) {
-        const shown = !net.reveal || net.reveal[base + t] <= k;
-        const v = net.values[base + t];
-        ctx.beginPath();
-        ctx.arc(geo.xs[t], geo.ys[t], r, 0, 2 * Math.PI);
-        ctx.fillStyle = shown ? lutColor(scene, v, scene.vmax) : EMPTY_FILL;
-        ctx.fill();
-        ctx.strokeStyle = shown ? "#666" : EMPTY_EDGE;
-        ctx.lineWidth = Math.max(1, dpr);
-        ctx.stroke();
-        if (shown && showNum) {
-          const color = lutColor(scene, v, scene.vmax).match(/\d+/g).map(Number);
-          const lum = 0.2126 * color[0] + 0.7152 * color[1] + 0.0722 * color[2];
-          ctx.fillStyle = lum > 140 ? "#111" : "#fff";
-          ctx.fillText(formatValue(v, 2), geo.xs[t], geo.ys[t] + dpr * 0.5);
-        }
-      }
-      if (act >= 0 && act < net.T) {
-        ctx.beginPath();
-        ctx.arc(geo.xs[act], geo.ys[act], r + d(3), 0, 2 * Math.PI);
-        ctx.strokeStyle = scene.colors.output || "#000";
-        ctx.lineWidth = d(3);
-        ctx.stroke();
-      }
-    }
-
-    function drawStatic() {
-      const dpr = L.dpr;
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.fillStyle = "#fff";
-      ctx.fillRect(0, 0, canvas.width, canvas.height);
-      // titles
-      ctx.fillStyle = "#222";
-      ctx.font = `600 ${Math.round(14 * dpr)}px ${FONT}`;
-      ctx.textAlign = "center";
-      ctx.textBaseline = "alphabetic";
-      P.forEach((st) => {
-        const R = st.R;
-        ctx.fillText(fitText(ctx, st.p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
-      });
-      // operators
-      ctx.font = `${Math.round(30 * dpr)}px ${FONT}`;
-      ctx.fillStyle = "#333";
-      ctx.textBaseline = "middle";
-      L.ops.forEach((o) => ctx.fillText(o.text, o.x, L.top + L.maxH / 2));
-      drawLegend();
-    }
-
-    function drawLegend() {
-      const dpr = L.dpr, d = (v) => Math.round(v * dpr);
-      let x = d(PAD);
-      const y = L.legendY;
-      const barW = d(180), barH = d(12);
-      // gradient bar from the LUT
-      if (scene.lutN) {
-        const img = new ImageData(scene.lutN, 1);
-        for (let i = 0; i < scene.lutN; i++) {
-          img.data[4 * i] = scene.lut[3 * i];
-          img.data[4 * i + 1] = scene.lut[3 * i + 1];
-          img.data[4 * i + 2] = scene.lut[3 * i + 2];
-          img.data[4 * i + 3] = 255;
-        }
-        const t = makeCanvas(scene.lutN, 1);
-        t.getContext("2d").putImageData(img, 0, 0);
-        ctx.imageSmoothingEnabled = true;
-        ctx.drawImage(t, 0, 0, scene.lutN, 1, x, y, barW, barH);
-      }
-      ctx.strokeStyle = "#888";
-      ctx.lineWidth = Math.max(1, Math.round(dpr));
-      ctx.strokeRect(x, y, barW, barH);
-      ctx.fillStyle = "#333";
-      ctx.font = `${d(12)}px ${FONT}`;
-      ctx.textBaseline = "top";
-      const ty = y + barH + d(4);
-      ctx.textAlign = "left";
-      ctx.fillText(fmtTick(-scene.vmax), x, ty);
-      ctx.textAlign = "center";
-      ctx.fillText("0", x + barW / 2, ty);
-      ctx.textAlign = "right";
-      ctx.fillText("+" + fmtTick(scene.vmax), x + barW, ty);
-      // key of highlights and special cells
-      x += barW + d(28);
-      ctx.textAlign = "left";
-      ctx.textBaseline = "middle";
-      const my = y + barH / 2;
-      const sw = d(14);
-      const item = (drawSwatch, label) => {
-        drawSwatch(x, my - sw / 2);
-        ctx.fillStyle = "#333";
-        ctx.fillText(label, x + sw + d(6), my);
-        x += sw + d(6) + ctx.measureText(label).width + d(18);
-      };
-      const seen = new Set();
-      scene.highlights.forEach((h) => {
-        if (seen.has(h.role)) return;
-        seen.add(h.role);
-        item((sx, sy) => {
-          ctx.strokeStyle = h.color;
-          ctx.lineWidth = d(2.5);
-          ctx.setLineDash(h.dash.map((v) => v * dpr));
-          ctx.strokeRect(sx, sy, sw, sw);
-          ctx.setLineDash([]);
-        }, h.role);
-      });
-      if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) {
-        item((sx, sy) => {
-          ctx.fillStyle = hatchPattern(ctx, dpr);
-          ctx.fillRect(sx, sy, sw, sw);
-        }, "padding");
-      }
-      if (scene.networks.some((w) => w.active)) {
-        item((sx, sy) => {
-          ctx.beginPath();
-          ctx.arc(sx + sw / 2, sy + sw / 2, sw / 2 - d(1.5), 0, 2 * Math.PI);
-          ctx.strokeStyle = scene.colors.output || "#000";
-          ctx.lineWidth = d(2.5);
-          ctx.stroke();
-        }, "neuron being computed");
-      }
-      if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) {
-        item((sx, sy) => {
-          ctx.fillStyle = EMPTY_EDGE;
-          ctx.fillRect(sx, sy, sw, sw);
-          ctx.fillStyle = EMPTY_FILL;
-          ctx.fillRect(sx + d(1), sy + d(1), sw - 2 * d(1), sw - 2 * d(1));
-        }, "not computed yet");
-      }
-    }
-
-    function highlightRects(h, k, st) {
-      const p = st.p, R = st.R;
-      if (k * 3 + 2 >= h.origin.length) return [];
-      const o0 = h.origin[3 * k], o1 = h.origin[3 * k + 1], o2 = h.origin[3 * k + 2];
-      const page = pageAt(p, k);
-      const s0 = page * p.ps;
-      const out = [];
-      for (let j = 0; j < h.m; j++) {
-        const s = o0 + h.stencil[3 * j], r = o1 + h.stencil[3 * j + 1], c = o2 + h.stencil[3 * j + 2];
-        if (s < s0 || s >= s0 + p.ps || r < 0 || r >= p.H || c < 0 || c >= p.W) continue;
-        out.push([R.x + cellX(R, p, s - s0, c) - R.g / 2, R.y + cellY(R, p, s - s0, r) - R.g / 2]);
-      }
-      return out;
-    }
-
     function draw(k) {
-      if (!L) return;
+      if (!renderer) return;
       const t0 = performance.now();
-      const hl = scene.highlights.map((h) => {
-        const st = P[h.panel.index];
-        return { h, st, rects: highlightRects(h, k, st) };
-      });
-      const hasHl = P.map(() => false);
-      hl.forEach((x) => { if (x.rects.length) hasHl[x.st.p.index] = true; });
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      P.forEach((st, i) => {
-        const changed = updatePanel(st, k);
-        if (changed || needRedraw || st.hadHl || hasHl[i]) ctx.drawImage(st.cur, st.R.x, st.R.y);
-        st.hadHl = hasHl[i];
-      });
-      const dpr = L.dpr;
-      hl.forEach(({ h, st, rects }) => {
-        if (!rects.length) return;
-        const cd = st.R.cd;
-        const lw = Math.max(2, Math.round(clamp(st.R.css * 0.12, 2, 3.5) * dpr));
-        ctx.beginPath();
-        rects.forEach(([x, y]) => ctx.rect(x, y, cd, cd));
-        ctx.lineJoin = "miter";
-        ctx.strokeStyle = "rgba(255,255,255,0.9)";
-        ctx.lineWidth = lw + 2 * Math.max(1, Math.round(dpr));
-        ctx.stroke();
-        ctx.strokeStyle = h.color;
-        ctx.lineWidth = lw;
-        ctx.setLineDash(h.dash.map((v) => v * dpr));
-        ctx.stroke();
-        ctx.setLineDash([]);
-      });
-      N.forEach((st) => drawNetwork(st, k));
-      needRedraw = false;
+      renderer.draw(k);
       drawnK = k;
       drawn++;
       stats.draws = drawn;
@@ -906,8 +1130,7 @@ export default {
     function updateCaption(k) {
       if (k === captionK || !scene) return;
       captionK = k;
-      const a = scene.capOff[k] | 0, b = scene.capOff[k + 1] | 0;
-      captionEl.textContent = b > a ? decoder.decode(scene.capBlob.subarray(a, b)) : "";
+      captionEl.textContent = captionOf(scene, k);
     }
 
     function updateUi() {
@@ -942,11 +1165,10 @@ export default {
           } else {
             cur = k;
             updateUi();
-            if (t - lastSyncT >= SYNC_MS) sendState({});
           }
         }
       }
-      if (cur !== drawnK || needRedraw) draw(cur);
+      if (cur !== drawnK) draw(cur);
       if (playing) schedule();
     }
 
@@ -989,6 +1211,9 @@ export default {
       btnPlay.classList.toggle("lvp-on", on);
       captionEl.setAttribute("aria-busy", String(on));
       if (fromUser) sendState({ playing: on });
+      // Paused by Python, which may read the frame next: send it once the whole update from
+      // Python is applied (it may also have set the frame).
+      else if (!on) queueMicrotask(() => { if (!destroyed) sendState({}); });
       if (on) schedule();
     }
 
@@ -996,6 +1221,66 @@ export default {
       if (playing) setPlaying(false, true);
       jump(cur + d, true);
     }
+
+    // ---- export
+    const WEBM = webmType();
+    const range = `every frame, or ${EXPORT_MAX_FRAMES} from the one shown on`;
+    const TIPS = {
+      gif: `The animation as a GIF, made in your browser: ${range}`,
+      webm: `The animation as a WebM video, recorded in your browser in real time at the speed chosen: ${range}`,
+      png: "The frame shown, with its caption, as a PNG",
+    };
+    for (const b of saveButtons) b.title = TIPS[b.dataset.kind];
+    saveButtons.find((b) => b.dataset.kind === "webm").hidden = !WEBM;
+
+    function setExporting(kind, total) {
+      root.dataset.exporting = kind;
+      for (const b of saveButtons) b.disabled = kind !== "" || !scene || !scene.n;
+      progressEl.hidden = btnCancel.hidden = kind === "" || total < 2;
+      progressEl.max = Math.max(1, total);
+      progressEl.value = 0;
+    }
+
+    function offerDownload(blob, name) {
+      if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+      downloadUrl = URL.createObjectURL(blob);
+      const link = document.createElement("a");
+      link.href = downloadUrl;
+      link.download = name;
+      link.textContent = name;
+      exportStatus.replaceChildren("Saved ", link, ` (${sizeText(blob.size)})`);
+      link.click();
+    }
+
+    async function runExport(kind) {
+      if (job || !scene || !scene.n) return;
+      const exported = scene; // a new scene from Python does not change an export under way
+      const [start, stop] = kind === "png" ? [cur, cur + 1] : exportRange(exported.n, cur);
+      const name = exportName(exported, start, stop, kind);
+      const thisJob = job = { kind, cancelled: false, since: performance.now() };
+      setExporting(kind, stop - start);
+      exportStatus.textContent = stop - start > 1 ? `Making ${name} (${stop - start} frames)…` : "";
+      const progress = (done) => { progressEl.value = done; };
+      try {
+        const camera = createCamera(exported, layoutWidth - 2, start, stop);
+        let blob;
+        if (kind === "gif") blob = await encodeGif(camera, start, stop, Math.max(2, Math.round(100 / fps)), thisJob, progress);
+        else if (kind === "webm") blob = await recordWebm(camera, start, stop, fps, thisJob, progress);
+        else blob = await pngOf(camera, start);
+        if (destroyed) return;
+        if (thisJob.cancelled || !blob) exportStatus.textContent = "Cancelled: nothing saved.";
+        else offerDownload(blob, name);
+      } catch (err) {
+        console.warn("layerviz: export failed", err);
+        exportStatus.textContent = "The file could not be made; try a PNG of one frame.";
+      } finally {
+        job = null;
+        if (!destroyed) setExporting("", 0);
+      }
+    }
+
+    for (const b of saveButtons) b.addEventListener("click", () => runExport(b.dataset.kind));
+    btnCancel.addEventListener("click", () => { if (job) job.cancelled = true; });
 
     // ---- events
     const onClick = (fn) => (e) => { e.preventDefault(); fn(); root.focus({ preventScroll: true }); };
@@ -1020,7 +1305,7 @@ export default {
     root.addEventListener("keydown", (e) => {
       if (e.altKey || e.ctrlKey || e.metaKey) return;
       const tgt = e.target;
-      if (tgt === fpsSel) return;
+      if (tgt === fpsSel || exportRow.contains(tgt)) return;
       if (tgt === slider && SLIDER_KEYS.has(e.key)) return; // the slider moves itself
       switch (e.key) {
         case " ":
@@ -1039,7 +1324,8 @@ export default {
     });
     // Space on a focused button: keydown toggles play (above); stop the button's own click.
     root.addEventListener("keyup", (e) => {
-      if ((e.key === " " || e.key === "Spacebar") && e.target.tagName === "BUTTON" && e.target !== btnPlay) e.preventDefault();
+      if ((e.key === " " || e.key === "Spacebar") && e.target.tagName === "BUTTON" && e.target !== btnPlay
+          && !exportRow.contains(e.target)) e.preventDefault();
     });
 
     // ---- model changes (from Python)
@@ -1082,6 +1368,8 @@ export default {
 
     return () => {
       destroyed = true;
+      if (job) job.cancelled = true;
+      if (downloadUrl) URL.revokeObjectURL(downloadUrl);
       if (rafId) cancelAnimationFrame(rafId);
       if (resizeRaf) cancelAnimationFrame(resizeRaf);
       if (syncTimer) clearTimeout(syncTimer);

@@ -3,8 +3,11 @@
 The scene travels as one synced dict (``_scene``) whose arrays are raw little-endian
 ``bytes``; ipywidgets moves bytes nested in widget state into binary websocket
 buffers, and the JavaScript side (``player.js``) receives them as ``DataView``.
-The clock runs in the browser: the kernel hears about the current frame only a few
-times a second while playing (and at once on pause, step and scrub release).
+The clock runs in the browser: the kernel hears about the current frame only when
+Python may need it, on pause (and at the end), step, first / last, scrub release
+and keyboard steps (a held arrow key: at most 4 times a second), never while playing
+or while the slider is dragged. Saving a GIF, a WebM video or a PNG of a frame is
+done in the browser too (``gif.js`` encodes GIFs): the kernel computes nothing for it.
 """
 
 from __future__ import annotations
@@ -125,9 +128,13 @@ class Player(anywidget.AnyWidget):
     Traits (synced both ways): ``frame`` (current index, 0-based), ``playing``,
     ``fps`` (1 to 60). ``n_frames`` is set from the scene. Assign ``player.scene``
     (or call ``player.show(scene)``) to send a new scene; the frame goes back to 0.
+    ``frame`` reaches Python when the browser's player pauses, steps or is scrubbed
+    (rapid steps: within a quarter of a second); while it plays, Python keeps the
+    frame it last heard.
     """
 
-    _esm = _HERE / "player.js"
+    # anywidget loads one module: the GIF encoder, then the player that calls it.
+    _esm = (_HERE / "gif.js").read_text(encoding="utf-8") + "\n" + (_HERE / "player.js").read_text(encoding="utf-8")
     _css = _HERE / "player.css"
 
     _scene = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
