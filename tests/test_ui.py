@@ -69,6 +69,33 @@ def test_error_clears_when_settings_become_valid(explorer):
     assert explorer.trace.output.shape == (1, 2, 2)
 
 
+def test_an_error_is_an_alert_and_greys_out_the_stale_pictures(explorer):
+    assert "layerviz-stale" not in explorer.widget._dom_classes
+    explorer.controls["padding"].value = "same"
+    explorer.controls["stride"].value = 2
+    alert = explorer.error.value
+    assert 'role="alert"' in alert and 'class="layerviz-alert"' in alert and "layerviz-alert-icon" in alert
+    assert "previous settings" in alert
+    assert "layerviz-stale" in explorer.widget._dom_classes
+    explorer.controls["stride"].value = 1
+    assert explorer.error.value == "" and "layerviz-stale" not in explorer.widget._dom_classes
+
+
+def test_the_explorer_styles_its_alert_and_its_stale_pictures(explorer):
+    style = explorer.widget.children[-1]
+    assert style.layout.display == "none"
+    for rule in (".layerviz-explorer .layerviz-alert {", "border-left: 6px solid",
+                 ".layerviz-explorer.layerviz-stale .layerviz-player", "opacity: 0.4"):
+        assert rule in style.value
+
+
+def test_an_explorer_with_nothing_drawn_yet_has_nothing_stale():
+    explorer = conv_explorer(padding="same", stride=2)
+    assert explorer.trace is None and 'role="alert"' in explorer.error.value
+    assert "previous settings" not in explorer.error.value
+    assert "layerviz-stale" not in explorer.widget._dom_classes
+
+
 def test_unexpected_exception_is_logged_not_shown(monkeypatch, caplog):
     explorer = conv_explorer()
     monkeypatch.setattr(explorer, "_build", lambda values: 1 / 0)
@@ -95,6 +122,25 @@ def test_uploaded_image_is_the_input():
               "bias": True, "seed": 0, "digit": 0}
     trace = build_conv(values)
     np.testing.assert_allclose(trace.input[0], [[0, 0, 1, 1]] * 4, atol=1e-9)
+
+
+def _upload(content: bytes, name: str = "picture.png", kind: str = "image/png") -> tuple:
+    return ({"name": name, "type": kind, "size": len(content), "content": memoryview(content),
+             "last_modified": datetime.datetime(2026, 1, 1)},)
+
+
+@pytest.mark.parametrize("factory", ["conv_explorer", "pooling_explorer"])
+def test_an_upload_becomes_the_input_at_once(factory):
+    import layerviz.ui
+
+    explorer = getattr(layerviz.ui, factory)()
+    assert explorer.controls["input"].value == "digit"
+    rgb = np.zeros((16, 16, 3), dtype=np.uint8)
+    rgb[:, 8:] = 255
+    explorer.controls["upload"].value = _upload(_png_bytes(rgb))
+    assert explorer.controls["input"].value == "upload"
+    assert explorer.error.value == ""
+    np.testing.assert_allclose(explorer.trace.input[0, 0], [0, 0, 0, 0, 1, 1, 1, 1], atol=1e-9)
 
 
 def test_upload_that_is_not_an_image_shows_a_message(explorer):

@@ -42,7 +42,7 @@ def test_linear_controls_recompute(linear):
     [
         ({"x": "1, 2"}, "x must have in_features=3 values, got 2"),
         ({"x": "1, two, 3"}, "x must be numbers separated by commas"),
-        ({"in_features": 2}, "x must have in_features=2 values, got 3"),
+        ({"x": "1, 2, 3, 4"}, "x must have in_features=3 values, got 4"),
     ],
 )
 def test_linear_errors_are_shown(linear, changes, message):
@@ -123,6 +123,24 @@ def test_show_me_the_code_computes_the_engine_output_twice(trace):
     np.testing.assert_allclose(namespace["out_torch"], trace.output, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(namespace["out_numpy"], trace.output, rtol=1e-12, atol=1e-12)
     assert float(printed.getvalue()) < 1e-12
+
+
+@pytest.mark.parametrize(("size", "x"), [(5, [1, 2, 3, 0, 0]), (2, [1, 2]), (3, [1, 2, 3])])
+def test_changing_in_features_resizes_the_typed_x(linear, size, x):
+    linear.controls["in_features"].value = size
+    assert linear.error.value == ""
+    np.testing.assert_array_equal(linear.trace.input, x)
+    assert linear.controls["x"].value == ", ".join(str(v) for v in x)
+    assert linear.trace.layer.in_features == size
+
+
+def test_resizing_keeps_text_that_is_not_numbers(linear):
+    from layerviz.ui.linear import resize_vector
+
+    assert resize_vector("1; 2.5", 3) == "1, 2.5, 0"
+    linear.controls["x"].value = "1, two"
+    linear.controls["in_features"].value = 2
+    assert linear.controls["x"].value == "1, two" and "x must be numbers" in linear.error.value
 
 
 def test_linear_explorer_shows_the_code_when_asked(linear):

@@ -42,14 +42,44 @@ def test_word_input_sets_the_input_size():
     np.testing.assert_array_equal(explorer.trace.input.argmax(axis=1), [0, 1, 2, 0, 1])
 
 
-@pytest.mark.parametrize(("control", "value", "message"), [
-    ("hidden_size", 0, "hidden_size must be >= 1, got 0"),
-    ("length", 0, "length must be >= 1, got 0"),
-    ("length", 500, "length must be <= 32 in this explorer"),
-    ("word", "  ", "word must have at least one letter"),
+@pytest.mark.parametrize("factory", [rnn_explorer, lstm_explorer])
+def test_a_word_sets_the_sequence_length(factory):
+    explorer = factory(hidden_size=4)
+    explorer.controls["input"].value = "word"
+    length = explorer.controls["length"]
+    assert explorer.trace.input.shape == (5, 4) and length.value == 5 and length.disabled  # "hello", not "hellohel"
+    explorer.controls["word"].value = "Hi you"
+    assert explorer.trace.input.shape == (5, 5) and length.value == 5
+    explorer.controls["word"].value = "sequence"
+    assert explorer.trace.input.shape[0] == 8 and length.value == 8
+    assert 'The word "sequence": 8 letters, one time step each' in explorer.summary.value
+    explorer.controls["input"].value = "sine"
+    assert length.value == 8 and not length.disabled and explorer.trace.input.shape == (8, 1)
+    explorer.controls["word"].value = "x" * 40
+    explorer.controls["input"].value = "word"
+    assert "word must have at most 32 letters in this explorer" in explorer.error.value
+
+
+def test_the_letters_label_the_time_steps():
+    explorer = rnn_explorer(input="word", word="hello")
+    scene = explorer.player.scene
+    assert scene.panel("x").title == 'input x = "hello", one-hot'
+    assert scene.panel("x").labels == ("rows e h l o",)  # the one-hot rows, top to bottom
+    assert scene.panel("cell").labels == ('t=0: "h"', 't=1: "e"', 't=2: "l"', 't=3: "l"', 't=4: "o"')
+    bidirectional = rnn_explorer(input="word", word="ab", bidirectional=True, num_layers=2).player.scene
+    assert bidirectional.panel("cell").labels == ('l0 t=0: "a"', 'l0 t=1: "b"', 'l0 ← t=1: "b"', 'l0 ← t=0: "a"',
+                                                  'l1 t=0: "a"', 'l1 t=1: "b"', 'l1 ← t=1: "b"', 'l1 ← t=0: "a"')
+    assert "hello" not in rnn_explorer().player.scene.panel("x").title  # other inputs are not words
+
+
+@pytest.mark.parametrize(("control", "value", "message", "kind"), [
+    ("hidden_size", 0, "hidden_size must be >= 1, got 0", "word"),
+    ("length", 0, "length must be >= 1, got 0", "sine"),
+    ("length", 500, "length must be <= 32 in this explorer", "sine"),
+    ("word", "  ", "word must have at least one letter", "word"),
 ])
-def test_rnn_explorer_shows_errors_and_keeps_the_last_trace(control, value, message):
-    explorer = rnn_explorer(input="word")
+def test_rnn_explorer_shows_errors_and_keeps_the_last_trace(control, value, message, kind):
+    explorer = rnn_explorer(input=kind)
     before = explorer.trace
     explorer.controls[control].value = value
     assert html.escape(message) in explorer.error.value

@@ -37,6 +37,16 @@ def build_conv(values: dict[str, Any]) -> ConvTrace:
     return conv.frames(conv_input(values))
 
 
+def follow_upload(controls: dict[str, widgets.ValueWidget]) -> None:
+    """A picture uploaded becomes the input at once: the input menu moves to "upload" by itself."""
+
+    def select(change: dict) -> None:
+        if change["new"]:
+            controls["input"].value = "upload"
+
+    controls["upload"].observe(select, names="value")
+
+
 def describe_conv(trace: ConvTrace) -> str:
     conv = trace.layer
     h, oh = trace.input.shape[-2], trace.output.shape[-2]
@@ -69,6 +79,7 @@ def conv_explorer(**initial: Any) -> Explorer:
     }
     for name, value in initial.items():
         controls[name].value = value
+    follow_upload(controls)  # before the explorer's observers: the upload is drawn once, as the input
     layout = [["input", "digit", "size", "upload"],
               ["in_channels", "out_channels", "kernel_size", "stride"],
               ["padding", "dilation", "groups", "bias", "seed"]]

@@ -130,6 +130,8 @@ _CARD_STYLE = """
 .layerviz-cards .layerviz-card p { margin: 0; font-size: 14px; line-height: 1.4; }
 .layerviz-cards .layerviz-card-picture { width: 100% !important; height: 130px !important; object-fit: contain;
                                          background: #fbfbfb; display: block; margin: 0 !important; }
+/* the landing page's prose: lines of ~75 characters, not the whole width of a wide screen */
+.jp-Notebook:has(.layerviz-cards) .jp-RenderedMarkdown > * { max-width: 75ch; }
 </style>
 """
 

@@ -30,6 +30,21 @@ def parse_vector(text: str, size: int) -> np.ndarray:
     return values
 
 
+def resize_vector(text: str, size: int) -> str:
+    """The typed ``x`` made ``size`` numbers long: the first ones kept, zeros added (``"1, 2, 3"``, 4 -> ``"1, 2, 3, 0"``).
+
+    Text that is not numbers separated by commas is returned unchanged (its message is shown as it is).
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 64:
+        return text
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    try:
+        [float(p) for p in parts]
+    except ValueError:
+        return text
+    return ", ".join(parts[:size] + ["0"] * (size - len(parts)))
+
+
 def linear_input(values: dict[str, Any]) -> np.ndarray:
     """The ``(in_features,)`` input the controls ask for."""
     size = values["in_features"]
@@ -79,5 +94,11 @@ def linear_explorer(**initial: Any) -> Explorer:
     }
     for name, value in initial.items():
         controls[name].value = value
+
+    def follow_in_features(change: dict) -> None:
+        # before the explorer's own observer: the new size is drawn with an x of that size, not refused
+        controls["x"].value = resize_vector(controls["x"].value, change["new"])
+
+    controls["in_features"].observe(follow_in_features, names="value")
     layout = [["in_features", "out_features", "activation", "bias"], ["input", "x", "seed", "view"]]
     return Explorer(controls, build_linear, describe_linear, layout)

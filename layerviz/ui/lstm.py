@@ -9,7 +9,7 @@ import ipywidgets as widgets
 from layerviz.layers import LSTM
 from layerviz.layers._recurrent import RecurrentTrace
 from layerviz.ui.explorer import Explorer
-from layerviz.ui.rnn import _limits, describe_recurrent, explorer_input, recurrent_controls
+from layerviz.ui.rnn import _limits, describe_recurrent, explorer_input, follow_word, label_word, recurrent_controls
 
 #: The force-a-gate menu: label -> the ``force`` argument (a teaching device, not torch's LSTM).
 FORCE_CHOICES = {
@@ -30,7 +30,8 @@ def build_lstm(values: dict[str, Any]) -> RecurrentTrace:
     x = explorer_input(values)
     lstm = LSTM(x.shape[1], values["hidden_size"], values["num_layers"], bidirectional=values["bidirectional"],
                 proj_size=values["proj_size"], rng=values["seed"])
-    return lstm.frames(x, force=FORCE_CHOICES[values["force"]])
+    trace = lstm.frames(x, force=FORCE_CHOICES[values["force"]])
+    return label_word(trace, values["word"]) if values["input"] == "word" else trace
 
 
 def describe_lstm(trace: RecurrentTrace) -> str:
@@ -51,6 +52,7 @@ def lstm_explorer(**initial: Any) -> Explorer:
     )
     for name, value in initial.items():
         controls[name].value = value
+    follow_word(controls)
     layout = [["input", "word", "length", "input_size"],
               ["hidden_size", "num_layers", "proj_size", "bidirectional", "seed"],
               ["force"]]

@@ -1,4 +1,5 @@
-"""Explorers of whole networks: the anatomy of a small MLP on a 2-D problem, and a tiny CNN on digits."""
+"""Explorers of whole networks: the anatomy of a small MLP on a 2-D problem, and a tiny CNN on digits
+(and :func:`noise_table`, what that CNN reads under noise, for its page)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 
 from layerviz import toy
 from layerviz.layers.sequential import Sequential, SequentialTrace
+from layerviz.ui import prose
 from layerviz.ui.explorer import Explorer
+from layerviz.ui.prose import Table
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
@@ -84,6 +87,20 @@ def describe_cnn(trace: SequentialTrace) -> str:
     top = ", ".join(f"{d}: {probs[d]:.2f}" for d in np.argsort(probs)[::-1][:3])
     return (f"{trace.layer.short_repr()}: input {trace.input.shape} → output {trace.output.shape}, {len(trace)} frames. "
             f"<b>Predicted digit: {best}</b> (most probable: {top}).")
+
+
+def noise_answers(noise: float, seed: int = 0) -> list[np.ndarray]:
+    """The digit CNN's probabilities for the image of each digit 0..9 with ``noise``, as :func:`cnn_explorer` computes them."""
+    model = toy.digit_cnn()
+    return [model(toy.digit_input(digit, noise, seed))[0] for digit in range(10)]
+
+
+def noise_table(noise_levels: tuple[float, ...] = (0.0, 0.3, 1.0, 2.0), seed: int = 0) -> Table:
+    """A table for the CNN page: for each noise level (rows) and the image of each digit (columns), the digit the
+    network reads and its probability, ``"8 (0.69)"``."""
+    rows = [[noise, *(f"{p.argmax()} ({p.max():.2f})" for p in noise_answers(noise, seed))] for noise in noise_levels]
+    return prose.table(rows, ["noise", *range(10)], digits=1,
+                       caption="Columns: the image of each digit. Cells: the digit the network reads (its probability).")
 
 
 def cnn_explorer(**initial: Any) -> Explorer:

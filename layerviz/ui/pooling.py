@@ -25,6 +25,7 @@ from layerviz.layers.pooling import (
 )
 from layerviz.scene import Grid, Scene
 from layerviz.trace import LazyCaptions, Trace
+from layerviz.ui.conv import follow_upload
 from layerviz.ui.explorer import Explorer
 
 INPUTS = data.SOURCES
@@ -239,9 +240,11 @@ def pooling_explorer(**initial: Any) -> Explorer:
             controls[name].disabled = name not in used
 
     grey_out_unused()
+    follow_upload(controls)
     layout = [["input", "digit", "size", "upload", "channels", "seed"],
               ["kind", "kernel_size", "stride", "padding"],
               ["ceil_mode", "count_include_pad", "output_size"]]
     explorer = Explorer(controls, build_pooling, describe_pooling, layout)
     controls["kind"].observe(explorer.guard(grey_out_unused), names="value")
+    grey_out_unused()  # the page's address may have chosen another kind
     return explorer

@@ -8,6 +8,9 @@ and :func:`rnn_vs_lstm_figure` (the same input through an RNN and an LSTM).
 
 from __future__ import annotations
 
+import dataclasses
+import html
+import re
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -17,6 +20,7 @@ from layerviz import _checks
 from layerviz.layers import LSTM, RNN
 from layerviz.layers._recurrent import RecurrentTrace, input_sensitivity
 from layerviz.layers.rnn import hidden_gradient_norms
+from layerviz.scene import Scene
 from layerviz.ui.explorer import Explorer
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
@@ -30,6 +34,11 @@ MAX_LENGTH, MAX_HIDDEN, MAX_LAYERS, MAX_FEATURES = 32, 12, 3, 8
 SINE_PERIOD = 8
 
 
+def word_letters(word: str) -> str:
+    """The letters of ``word`` as the RNN reads them: lower case, spaces left out (``"Hello you"`` -> ``"helloyou"``)."""
+    return "".join(ch for ch in str(word).lower() if not ch.isspace())
+
+
 def one_hot_word(word: str, length: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """The letters of ``word`` as one-hot vectors: ``(x, alphabet)``.
 
@@ -41,7 +50,7 @@ def one_hot_word(word: str, length: int | None = None) -> tuple[np.ndarray, tupl
     x : ndarray, shape (length or len(word), len(alphabet))
     alphabet : tuple of str
     """
-    letters = "".join(ch for ch in str(word).lower() if not ch.isspace())
+    letters = word_letters(word)
     if not letters:
         raise ValueError(f"word must have at least one letter, got {word!r}")
     alphabet = tuple(sorted(set(letters)))
@@ -81,14 +90,78 @@ def sequence(kind: str = "sine", length: int = 8, input_size: int = 1, *, word: 
 def _limits(values: dict[str, Any]) -> None:
     for name, key, limit in (("length", "length", MAX_LENGTH), ("hidden size", "hidden_size", MAX_HIDDEN),
                              ("num layers", "num_layers", MAX_LAYERS), ("input size", "input_size", MAX_FEATURES)):
+        if key == "length" and values.get("input") == "word":
+            continue  # a word has its own length, see explorer_input
         if key in values and isinstance(values[key], int) and values[key] > limit:
             raise ValueError(f"{key} must be <= {limit} in this explorer (the {name} you can still read), "
                              f"got {values[key]}")
 
 
 def explorer_input(values: dict[str, Any]) -> np.ndarray:
-    """The ``(L, H_in)`` sequence the controls ask for."""
+    """The ``(L, H_in)`` sequence the controls ask for; a word is read once, one time step per letter
+    (the sequence length is the word's: :func:`follow_word` shows it in the length control)."""
+    if values["input"] == "word":
+        x, _ = one_hot_word(values["word"])
+        if len(x) > MAX_LENGTH:
+            raise ValueError(f"word must have at most {MAX_LENGTH} letters in this explorer (one time step each), "
+                             f"got {len(x)}")
+        return x
     return sequence(values["input"], values["length"], values["input_size"], word=values["word"], seed=values["seed"])
+
+
+def follow_word(controls: dict[str, widgets.ValueWidget]) -> None:
+    """While the input is a word, the length control shows the word's number of letters and is greyed out;
+    another input gets back the length it had."""
+    length = controls["length"]
+    before_word = [length.value]
+
+    def sync(_change: Any = None) -> None:
+        is_word = controls["input"].value == "word"
+        if is_word and not length.disabled:
+            before_word[0] = length.value
+        if not is_word and length.disabled:
+            length.value = before_word[0]
+        length.disabled = is_word
+        if is_word:
+            n = len(word_letters(controls["word"].value))
+            if 1 <= n <= MAX_LENGTH and length.value != n:
+                length.value = n
+
+    for name in ("input", "word", "length"):  # the length too: a word's length is not set from outside
+        controls[name].observe(sync, names="value")
+    sync()
+
+
+def _with_letter(label: str, letters: str) -> str:
+    """``"t=1"`` -> ``'t=1: "e"'`` (the letter read at that step); other labels unchanged."""
+    found = re.search(r"t=(\d+)$", label)
+    if found is None or int(found.group(1)) >= len(letters):
+        return label
+    return f'{label}: "{letters[int(found.group(1))]}"'
+
+
+def word_scene(scene: Scene, word: str) -> Scene:
+    """``scene`` with the word's letters on it: the input's title names the word and its rows' letters,
+    and each step of the cell panel its letter (``t=1: "e"``)."""
+    letters = word_letters(word)
+    alphabet = sorted(set(letters))
+    panels = []
+    for grid in scene.panels:
+        if grid.name == "x":
+            grid = dataclasses.replace(grid, title=f'input x = "{letters}", one-hot',
+                                       labels=tuple(f"rows {' '.join(alphabet)}" for _ in grid.labels))
+        elif grid.name == "cell":
+            grid = dataclasses.replace(grid, labels=tuple(_with_letter(label, letters) for label in grid.labels))
+        panels.append(grid)
+    return dataclasses.replace(scene, panels=tuple(panels))
+
+
+def label_word(trace: RecurrentTrace, word: str) -> RecurrentTrace:
+    """Give ``trace`` (of the one-hot letters of ``word``) a scene with the letters on it (:func:`word_scene`)."""
+    plain = trace.scene
+    trace.word = word_letters(word)
+    trace.scene = lambda: word_scene(plain(), word)
+    return trace
 
 
 def build_rnn(values: dict[str, Any]) -> RecurrentTrace:
@@ -97,7 +170,8 @@ def build_rnn(values: dict[str, Any]) -> RecurrentTrace:
     x = explorer_input(values)
     rnn = RNN(x.shape[1], values["hidden_size"], values["num_layers"], values["nonlinearity"],
               bidirectional=values["bidirectional"], rng=values["seed"])
-    return rnn.frames(x)
+    trace = rnn.frames(x)
+    return label_word(trace, values["word"]) if values["input"] == "word" else trace
 
 
 def describe_recurrent(trace: RecurrentTrace) -> str:
@@ -106,9 +180,15 @@ def describe_recurrent(trace: RecurrentTrace) -> str:
     per_step = len(trace.stages)
     h_n = "h_n" if trace.c_n is None else "(h_n, c_n)"
     shapes = f"h_n {trace.h_n.shape}" + ("" if trace.c_n is None else f", c_n {trace.c_n.shape}")
-    return (f"<code>{layer!r}</code>: input {trace.input.shape} → output {trace.output.shape}, {shapes} "
+    text = (f"<code>{layer!r}</code>: input {trace.input.shape} → output {trace.output.shape}, {shapes} "
             f"(it returns output, {h_n}); {len(trace)} frames, {per_step} per time step "
             f"({', '.join(trace.stages)}).")
+    word = getattr(trace, "word", None)
+    if word:
+        alphabet = ", ".join(sorted(set(word)))
+        text += (f" The word \"{html.escape(word)}\": {len(word)} letters, one time step each; each letter is a "
+                 f"one-hot column over the word's letters {html.escape(alphabet)} (one row each).")
+    return text
 
 
 def recurrent_controls(**extra: widgets.ValueWidget) -> dict[str, widgets.ValueWidget]:
@@ -137,6 +217,7 @@ def rnn_explorer(**initial: Any) -> Explorer:
                                       layout=widgets.Layout(width="190px")))
     for name, value in initial.items():
         controls[name].value = value
+    follow_word(controls)
     layout = [["input", "word", "length", "input_size"],
               ["hidden_size", "num_layers", "nonlinearity", "bidirectional", "seed"]]
     return Explorer(controls, build_rnn, describe_recurrent, layout)

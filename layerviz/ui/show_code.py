@@ -8,18 +8,28 @@ from typing import Any
 import ipywidgets as widgets
 
 from layerviz import code
+from layerviz.ui.copyable import CodeBlock
+
+#: What the fold says above the code.
+INTRO = ("Copy it into a Python file or a notebook cell: it computes the same output with <code>torch.nn</code>, "
+         "then with plain loops over numpy arrays, and prints the largest difference between the two (0, up to "
+         "rounding).")
 
 
 class ShowCode:
     """A closed fold; opened, it shows :func:`layerviz.code.program` for the explorer's trace.
 
-    The program is written only while the fold is open (and again when the trace changes then).
+    ``text`` is a :class:`~layerviz.ui.copyable.CodeBlock` (``text.value``: the program; monospace, whole, with a
+    copy button); ``intro`` says what the code does, or why there is none for these settings. The program is
+    written only while the fold is open (and again when the trace changes then).
     """
 
     def __init__(self, explorer: Any) -> None:
         self._explorer = explorer
-        self.text = widgets.HTML()
-        self.widget = widgets.Accordion(children=[self.text], selected_index=None)
+        self.intro = widgets.HTML()
+        self.intro.add_class("layerviz-code-intro")
+        self.text = CodeBlock()
+        self.widget = widgets.Accordion(children=[widgets.VBox([self.intro, self.text])], selected_index=None)
         self.widget.set_title(0, "Show me the code: torch.nn and plain numpy loops for these settings")
         self.widget.add_class("layerviz-code")
         self.widget.observe(explorer.guard(lambda _change: self.refresh()), names="selected_index")
@@ -33,11 +43,10 @@ class ShowCode:
         trace = self._explorer.trace
         if not self.is_open:
             return
-        if trace is None or not code.supports(trace):
-            self.text.value = "No code for these settings."
+        reason = "nothing is computed yet" if trace is None else code.problem(trace)
+        if reason is not None:
+            self.intro.value = f"<p>No code for these settings: {html.escape(reason)}.</p>"
+            self.text.value = ""
             return
-        self.text.value = (
-            "<p>Copy it into a Python file or a notebook cell: it prints the largest difference between the two "
-            "results (0, up to rounding).</p>"
-            f'<pre style="max-height: 24em; overflow: auto; font-size: 12px;">{html.escape(code.program(trace))}</pre>'
-        )
+        self.intro.value = f"<p>{INTRO}</p>"
+        self.text.value = code.program(trace)

@@ -79,3 +79,16 @@ def test_keyboard_steps_the_explorer(page, voila_factory, open_voila, console_er
     page.keyboard.press("Home")
     page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '0'", arg=EXPLORER_PLAYER)
     assert player.locator("[aria-live]").inner_text().startswith("out[0,0,0] = ")
+
+
+def test_the_landing_page_s_prose_keeps_readable_lines_on_a_wide_screen(browser, notebooks_url, open_voila):
+    from tests.browser.conftest import new_page
+
+    page = new_page(browser, 1920, 1080)
+    open_voila(page, f"{notebooks_url}/{course.LANDING}", selector=".layerviz-cards")
+    widths = page.locator(".jp-RenderedMarkdown p").evaluate_all("ps => ps.map(p => p.getBoundingClientRect().width)")
+    characters = page.locator(".jp-RenderedMarkdown p").first.evaluate(
+        "p => p.getBoundingClientRect().width / parseFloat(getComputedStyle(p).fontSize)")
+    assert widths and max(widths) < 800  # beside cards 1100 px wide, not the whole 1920 px
+    assert characters < 50  # ~75 characters of ~0.55 em a line
+    page.context.close()

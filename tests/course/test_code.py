@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import layerviz as lv
-from layerviz import code
+from layerviz import code, toy
 from layerviz.layers import (
     GRU,
     LSTM,
@@ -24,6 +24,7 @@ from layerviz.layers import (
     Dropout,
     MaxPool2d,
 )
+from layerviz.ui import course
 from layerviz.ui.conv import conv_explorer
 
 
@@ -115,6 +116,72 @@ def test_unsupported_layer_is_named():
     assert not code.supports(Other())
     with pytest.raises(ValueError, match="layer must be one of Conv2d, .*, got object"):
         code.program(Other())
+
+
+@pytest.mark.parametrize("factory", sorted({t.explorer for t in course.TOPICS}))
+def test_every_explorer_has_code_at_its_defaults(factory):
+    explorer = getattr(lv.ui, factory)()
+    assert code.problem(explorer.trace) is None
+    assert_both_equal_the_engine(explorer.trace)
+    explorer.code.widget.selected_index = 0
+    assert explorer.code.text.value == code.program(explorer.trace)
+    assert "No code" not in explorer.code.intro.value
+
+
+@pytest.mark.parametrize("settings", [
+    {"hidden": "", "activation": "sigmoid"},
+    {"hidden": "3, 2, 4", "activation": "tanh", "point": 7, "seed": 2},
+], ids=repr)
+def test_code_of_other_networks_of_the_anatomy_page(settings):
+    assert_both_equal_the_engine(lv.ui.network_explorer(**settings).trace)
+
+
+def test_code_of_the_digit_cnn_with_noise_and_a_batch():
+    assert_both_equal_the_engine(lv.ui.cnn_explorer(digit=8, noise=0.7, seed=3).trace)
+    images = np.stack([lv.data.digit(d, toy.DIGIT_SIZE) for d in range(3)])
+    assert_both_equal_the_engine(toy.digit_cnn().frames(images))
+
+
+@pytest.mark.parametrize("model", [
+    lv.Sequential(lv.Linear(3, 4, rng=0), lv.Tanh(), lv.Linear(4, 2, bias=False, rng=1), lv.Sigmoid(), lv.Identity()),
+    lv.Sequential(lv.Conv2d(2, 2, 3, stride=2, padding=1, groups=2, rng=0), lv.ReLU(),
+                  lv.MaxPool2d(2, stride=1, padding=1), lv.Flatten(), lv.Dense(50, 3, activation="relu", rng=1),
+                  lv.Softmax(dim=1)),
+], ids=["vectors", "pictures"])
+def test_program_for_other_sequentials(model):
+    x = np.random.default_rng(5).normal(size=(2, 3) if isinstance(model[0], lv.Linear) else (2, 2, 7, 7))
+    assert_both_equal_the_engine(model.frames(x))
+    assert_both_equal_the_engine(model.frames(x[0]) if isinstance(model[0], lv.Linear) else model.frames(x[:1]))
+
+
+def test_no_program_for_a_sequential_it_has_no_loops_for():
+    trace = lv.Sequential(lv.Linear(3, 4, rng=0), lv.Dropout(0.5, rng=0)).frames(np.ones(3))
+    assert code.problem(trace) == "layer 2 Dropout(p=0.5, inplace=False): a Dropout inside a Sequential is not written here"
+    with pytest.raises(ValueError, match="a Dropout inside a Sequential"):
+        code.program(trace)
+
+
+def test_trained_float32_weights_are_written_short_and_exact():
+    text = code.program(lv.ui.cnn_explorer().trace)
+    assert "dtype=np.float32).astype(np.float64)" in text
+    assert "weight5 = np.array([[" in text and "torch.nn.Conv2d(1, 4, kernel_size=(3, 3), dtype=torch.float64)" in text
+
+
+def test_two_layers_side_by_side_have_the_code_of_each_alone():
+    explorer = lv.ui.pooling_explorer(kind="max vs average")
+    explorer.code.widget.selected_index = 0
+    assert explorer.code.text.value == ""
+    assert "one layer at a time: choose one of these layers" in explorer.code.intro.value
+    explorer.controls["kind"].value = "average"
+    assert "torch.nn.AvgPool2d(2" in explorer.code.text.value
+
+
+def test_explorer_says_why_there_is_no_code():
+    explorer = lv.ui.lstm_explorer(force="f = 1: never forget")
+    explorer.code.widget.selected_index = 0
+    assert explorer.code.text.value == ""
+    assert "No code for these settings: trace must compute what torch computes: no forced gates" in \
+        explorer.code.intro.value
 
 
 def test_explorer_writes_the_code_only_when_asked():
