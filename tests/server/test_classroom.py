@@ -193,14 +193,17 @@ def test_culling_spares_an_open_page_and_reclaims_the_pages_that_are_gone():
         def kernel_of(page: str) -> str:
             return re.search(r'kernelId": "([0-9a-f-]+)"', page).group(1)
 
-        reading, closed, never = (get(server.notebook_url(NOTEBOOK))[1] for _ in range(3))
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
         try:
+            # each page's browser connects as soon as the page has arrived, as a browser does
+            reading = get(server.notebook_url(NOTEBOOK))[1]
             open_socket = asyncio.run_coroutine_threadsafe(connect(kernel_channels(server, reading)), loop).result(30)
+            closed = get(server.notebook_url(NOTEBOOK))[1]
             gone = asyncio.run_coroutine_threadsafe(connect(kernel_channels(server, closed)), loop).result(30)
             loop.call_soon_threadsafe(gone.close)  # a browser that crashed: no shutdown request, the socket drops
+            never = get(server.notebook_url(NOTEBOOK))[1]
             t0 = time.monotonic()
 
             def running() -> set[str]:  # as the page asks whether its kernel still exists
