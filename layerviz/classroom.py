@@ -71,6 +71,21 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         self._alone_since: dict[str, float] = {}  # kernel id -> when its last page disconnected
         self._shutting_down: set[str] = set()
+        # Voilà's handler gives a visitor the pooled kernel whenever the pool holds a task, even one still
+        # starting, and refills only once that visitor has it: visitors faster than a kernel start queue in
+        # one chain (30 students over a minute waited 43 s at the median). Voilà builds its preheating class
+        # on top of this one, so its method would win over one defined here: set it per instance.
+        self.get_pool_size = self.ready_pool_size
+
+    def ready_pool_size(self, notebook_name: str) -> int:
+        """Preheated kernels of ``notebook_name`` that have started (their notebook may still be running).
+
+        A visitor handed a started kernel gets its page as the notebook runs, and the refill starts at once.
+        A visitor who finds none gets a kernel started for them, in parallel with the refill, instead of
+        waiting behind it; the refill stays in the pool for the next visitor.
+        """
+        return sum(task.done() and not task.cancelled() and task.exception() is None
+                   for task in getattr(self, "_pools", {}).get(notebook_name, ()))
 
     def notify_connect(self, kernel_id: str) -> None:
         super().notify_connect(kernel_id)

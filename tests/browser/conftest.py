@@ -94,8 +94,16 @@ def launch_chromium(playwright):
 def children(pid: int, command: bytes = b"", recursive: bool = False) -> list[int]:
     """The processes ``pid`` started (all below it if ``recursive``) whose command line holds ``command``."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process has ended
+        return found
+    for task in tasks:
+        try:  # a thread can end between listing and reading
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, kids):
             with contextlib.suppress(OSError):
                 if command in Path(f"/proc/{child}/cmdline").read_bytes():
                     found.append(child)

@@ -221,3 +221,28 @@ def test_culling_spares_an_open_page_and_reclaims_the_pages_that_are_gone():
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
+
+
+def test_visitors_faster_than_a_kernel_start_do_not_queue_behind_the_refill(shipped_server):
+    """Four students open a page at the same moment: one gets the preheated kernel, the others a kernel
+    started for them at once, in parallel. (Voilà hands out the refill still starting, and starts the next
+    refill only when that visitor has it: the four queued in one chain, a kernel start each.)"""
+    notebook = "pooling.ipynb"
+    log = shipped_server.log_path
+    used = "Using pre-heated kernel: "
+    before = log.read_text().count(used)
+    results = [None] * 4
+
+    def visit(i):
+        t0 = time.monotonic()
+        status, page = get(shipped_server.notebook_url(notebook), timeout=120)
+        results[i] = (status, "kernelId" in page and "Traceback" not in page, time.monotonic() - t0)
+
+    threads = [threading.Thread(target=visit, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r[:2] == (200, True) for r in results), results
+    handed = [line for line in log.read_text().splitlines() if used in line][before:]
+    assert len(handed) <= 1, handed  # the refill, still starting, went to no one (the chain handed it on: 4)
