@@ -18,6 +18,7 @@ from layerviz.layers import (
     Conv2d,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Identity,
     Linear,
@@ -28,6 +29,7 @@ from layerviz.layers import (
     Softmax,
     Tanh,
 )
+from layerviz.graph import Graph
 from layerviz.losses import CrossEntropyLoss, MSELoss
 from layerviz.torch_interop import from_torch
 from layerviz.trace import Trace
@@ -35,7 +37,7 @@ from layerviz.trace import Trace
 __all__ = [
     "GRU", "LSTM", "RNN", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dense", "Dropout",
     "Flatten", "Identity", "Linear", "MaxPool2d", "MSELoss", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Trace",
-    "from_torch",
+    "from_torch", "Embedding", "Graph",
 ]
 __version__ = "0.1.0"
 

@@ -6,6 +6,7 @@ from layerviz.layers.dropout import Dropout, DropoutFrame, DropoutTrace
 from layerviz.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from layerviz.layers.activation import ActivationFrame, ActivationTrace, Identity, ReLU, Sigmoid, Softmax, Tanh
 from layerviz.layers.dense import Dense
+from layerviz.layers.embedding import Embedding, EmbeddingFrame, EmbeddingTrace
 from layerviz.layers.linear import Linear, LinearFrame, LinearTrace
 from layerviz.layers.sequential import Flatten, Sequential, SequentialFrame, SequentialTrace
 from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace
@@ -36,6 +37,9 @@ __all__ = [
     "ActivationFrame",
     "ActivationTrace",
     "Dense",
+    "Embedding",
+    "EmbeddingFrame",
+    "EmbeddingTrace",
     "Flatten",
     "Identity",
     "Linear",

@@ -523,6 +523,20 @@ class RecurrentTrace(Trace):
             if array is not None:
                 array.flags.writeable = False
 
+    def backward(self, grad_output=None, *, grad_h_n=None, grad_c_n=None):
+        """Backpropagation through time from this forward pass, as frames (newest step first).
+
+        Gradients of ``(output * grad_output).sum() + (h_n * grad_h_n).sum() + (c_n * grad_c_n).sum()``:
+        ``grad_output`` shaped like ``output`` (ones if None), ``grad_h_n`` like ``h_n``, ``grad_c_n`` like ``c_n``
+        (LSTM only; zeros if None). Returns a
+        :class:`~layerviz.layers._recurrent_backward.RecurrentBackwardTrace` whose ``grads`` hold every parameter's
+        gradient (torch's names and order), ``"input"`` (shaped like ``x``), ``"h0"`` (and ``"c0"``); see
+        :mod:`layerviz.layers._recurrent_backward`.
+        """
+        from layerviz.layers._recurrent_backward import backward
+
+        return backward(self, grad_output, grad_h_n=grad_h_n, grad_c_n=grad_c_n)
+
     # -- frames --------------------------------------------------------------------------------
 
     def locate(self, k: int) -> tuple[int, int, int, int, int, int]:

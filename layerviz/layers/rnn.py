@@ -136,33 +136,52 @@ def rnn_naive(rnn: RNN, x3: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, np.
     return np.array(layer_in), h_n
 
 
-def hidden_gradient_norms(rnn: RNN, x, h0=None) -> np.ndarray:
-    """How much the last state depends on each earlier one: ``||∂h_T / ∂h_t||_2`` for ``t = 0 .. T``.
+def hidden_gradient_norms(rnn: RNN, x, h0=None, grad=None) -> np.ndarray:
+    """How much the last state depends on each earlier one, from backpropagation through time.
 
     For a one-layer, one-direction RNN on an unbatched ``x: (L, H_in)`` (``T = L - 1``). By the chain
     rule ``∂h_T/∂h_t = J_T J_{T-1} … J_{t+1}`` with ``J_s = diag(φ'(a_s)) W_hh`` (``φ' = 1 - h_s²`` for
     tanh, ``1[a_s > 0]`` for relu). When the ``J_s`` shrink vectors, the product shrinks geometrically
     with ``T - t``: the *vanishing gradient* that keeps an RNN from learning long-range dependencies.
 
+    Both are read off the engine's own backward pass (:meth:`RecurrentTrace.backward
+    <layerviz.layers._recurrent.RecurrentTrace.backward>`), never multiplied out by hand:
+
+    - ``grad=None``: ``||∂h_T / ∂h_t||_2``, the spectral norm of the Jacobian. Its row ``i`` is ``dL/dh_t``
+      for ``L = h_T[i]``: one backward pass over ``H`` copies of the sequence as a batch, copy ``i`` seeded
+      with ``grad_output[T] = e_i``.
+    - ``grad`` of shape ``(H,)``: ``||dL/dh_t||`` for ``L = h_T · grad``, the gradient itself as BPTT carries it
+      back step by step (``btrace.grad_h``).
+
+    Parameters
+    ----------
+    rnn : RNN
+    x : array_like, shape (L, H_in)
+    h0 : array_like, shape (1, H), optional
+    grad : array_like, shape (H,), optional
+
     Returns
     -------
     ndarray, shape (L,)
-        Spectral norms; the last one (``t = T``) is 1.
+        The norms for ``t = 0 .. T``; with ``grad=None`` the last one (``t = T``) is 1.
     """
     if rnn.num_layers != 1 or rnn.bidirectional:
         raise ValueError("hidden_gradient_norms needs num_layers=1 and bidirectional=False")
     if np.ndim(x) != 2:
         raise ValueError(f"x must be one unbatched sequence (L, H_in), got shape {np.shape(x)}")
-    trace = rnn.frames(x, h0)
-    p = trace.pass_
-    h, a = p.h[0, :, 0], p.pre[0, :, 0]  # (L, H)
-    slope = 1.0 - h**2 if rnn.nonlinearity == "tanh" else (a > 0).astype(float)
-    seq = h.shape[0]
-    norms = np.ones(seq)
-    product = np.eye(rnn.hidden_size)
-    for s in range(seq - 1, 0, -1):
-        product = product @ (slope[s][:, None] * rnn.weight_hh_l0)
-        norms[s - 1] = np.linalg.norm(product, 2)
-    return norms
-
-
+    if grad is not None:
+        trace = rnn.frames(x, h0)
+        g = np.zeros(trace.output.shape)
+        g[-1] = grad  # torch's broadcasting rules: (H,)
+        return np.linalg.norm(trace.backward(g).grad_h[0, :, 0], axis=1)
+    hid = rnn.hidden_size
+    x = np.asarray(x, dtype=np.float64)
+    seq = x.shape[0]
+    batch = np.repeat(x[:, None, :], hid, axis=1)  # (L, H copies, H_in)
+    h0_batch = None if h0 is None else np.repeat(np.asarray(h0, dtype=np.float64)[:, None, :], hid, axis=1)
+    g = np.zeros((seq, hid, hid))
+    g[-1] = np.eye(hid)  # copy i: L = h_T[i]
+    if rnn.batch_first:
+        batch, g = np.swapaxes(batch, 0, 1), np.swapaxes(g, 0, 1)
+    jacobians = rnn.frames(batch, h0_batch).backward(g).grad_h[0]  # (L, i, H): row i of ∂h_T/∂h_t
+    return np.linalg.norm(jacobians, 2, axis=(1, 2))
