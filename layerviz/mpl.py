@@ -376,12 +376,13 @@ class SceneFigure:
                                 va="top", fontsize=place.size(_CAPTION_FONT), color=_TEXT,
                                 linespacing=_LINE_SPACING)
 
-        roles = list(dict.fromkeys(h.role for h in scene.highlights))
-        if roles:  # the key: each role's colour, line pattern and name, never the colour alone
+        keys = list(dict.fromkeys((h.role, h.legend) for h in scene.highlights))
+        roles = [role for role, _ in keys]
+        if keys:  # the key: each role's colour, line pattern and the layer's words for it, never the colour alone
             handles = [Line2D([], [], color=HIGHLIGHT_COLORS.get(role, HIGHLIGHT_COLORS["window"]),
                               linestyle=(0, HIGHLIGHT_DASHES.get(role, ())) if HIGHLIGHT_DASHES.get(role) else "solid",
                               linewidth=place.size(2)) for role in roles]
-            fig.legend(handles, roles, loc="upper left", bbox_to_anchor=place.point(_MARGIN, top), frameon=False,
+            fig.legend(handles, [words for _, words in keys], loc="upper left", bbox_to_anchor=place.point(_MARGIN, top), frameon=False,
                        ncol=1, fontsize=place.size(8), handlelength=3.2, borderaxespad=0, labelspacing=0.2)
 
         by_name = {view.grid.name: view for view in self._views}

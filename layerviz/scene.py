@@ -5,13 +5,16 @@ so that the browser player and the matplotlib view can draw any layer without
 knowing what a layer is:
 
 - :class:`Grid`: a panel of ``S`` stacked 2-D grids of numbers (``values: (S, H, W)``),
-  drawn with a shared diverging colormap. Optional per-cell arrays mark padding
+  drawn with a shared diverging colormap (``cmap="diverging"``: signed numbers, weights, activations) or in
+  greys (``cmap="grey"``: an input that is a picture, drawn as one). Optional per-cell arrays mark padding
   cells and the frame at which a cell's value appears (an output filling up).
   Slices may be split into *pages* (``page_size`` slices each); a per-frame
   ``page`` array says which page is shown (the kernel of the current output
   channel, the current sample of a batch).
 - :class:`Highlight`: a per-frame set of outlined cells in one panel: an anchor
-  ``origin[k] = (slice, row, col)`` plus a fixed ``stencil`` of offsets.
+  ``origin[k] = (slice, row, col)`` plus a fixed ``stencil`` of offsets. Its ``role`` gives its colour and
+  line pattern; its ``label`` is the words the legend uses for it, the layer's own words (Linear: "weights
+  row", Dropout: "mask entry"); without one the legend says the role's plain default (:data:`ROLE_LABELS`).
 - :class:`Network`: columns of neurons (circles coloured by value) wired by lines whose colour
   and width show the weights; per frame, one neuron may be lit (its incoming lines stand out).
   Drawn below the grids, or alone when a scene has no grids.
@@ -41,7 +44,7 @@ HIGHLIGHT_COLORS = {
     "window": "#E69F00",  # orange: the input cells being read
     "kernel": "#009E73",  # green: the weights being used
     "output": "#000000",  # black: the cell being written
-    "max": "#D55E00",  # vermillion: the winning cell (max pooling)
+    "max": "#C8102E",  # dark red: the winning cell (max pooling), never mistaken for the light orange window
     "stat": "#56B4E9",  # sky blue: a statistic being computed or used (mean, variance)
 }
 
@@ -51,9 +54,23 @@ HIGHLIGHT_DASHES = {
     "window": (6, 3),  # dashed
     "kernel": (),  # solid
     "output": (),  # solid, and black: told from the kernel by its lightness
-    "max": (2, 2),  # dotted
+    "max": (2, 2),  # dotted, and dark red: told from the dashed light-orange window by pattern and lightness
     "stat": (8, 3, 2, 3),  # dash-dot
 }
+
+#: The legend's words for a role when a highlight brings no ``label`` of its own: plain words that fit
+#: any layer. A layer says its own words with ``Highlight(..., label=...)`` (a convolution: "window", "kernel").
+ROLE_LABELS = {
+    "window": "input read",
+    "kernel": "weights used",
+    "output": "output written",
+    "max": "maximum (kept)",
+    "stat": "statistic",
+}
+
+#: Colormaps a :class:`Grid` may ask for: ``diverging`` (signed values: blue < 0 < red, the scene's scale) and
+#: ``grey`` (a picture: 0 black to its ``vmax``, default 1, white).
+GRID_CMAPS = ("diverging", "grey")
 
 
 _COLORMAP_FILE = Path(__file__).parent / "assets" / "colormap_lut.npy"
@@ -84,6 +101,26 @@ def colormap_lut(n: int = 256) -> np.ndarray:
     return _stored_lut()[index]
 
 
+def looks_like_picture(values: np.ndarray, min_side: int = 6) -> bool:
+    """True for numbers that read as a picture's intensities: slices at least ``min_side`` square, every value in
+    [0, 1] (a digit's ink, a photo or an upload as :mod:`layerviz.data` makes them; noise, weights and a
+    hand-made example of a few numbers are not). Layers draw such an input in greys (``Grid(cmap="grey")``)."""
+    values = np.asarray(values)
+    if values.ndim < 2 or min(values.shape[-2:]) < min_side or not values.size:
+        return False
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and float(finite.min()) >= 0.0 and float(finite.max()) <= 1.0
+
+
+def picture_cmap(trace, values: np.ndarray) -> str:
+    """The colormap of a trace's input: ``trace.picture`` when an explorer set it (True: ``grey``, False:
+    ``diverging``), else ``grey`` if the values :func:`looks_like_picture`."""
+    chosen = getattr(trace, "picture", None)
+    if chosen is None:
+        chosen = looks_like_picture(values)
+    return "grey" if chosen else "diverging"
+
+
 @dataclass(frozen=True, eq=False)
 class Grid:
     """A panel of ``S`` stacked 2-D grids of numbers.
@@ -111,7 +148,15 @@ class Grid:
         Operator drawn to the left of the panel (``"∗"``, ``"="``, or ``""``).
     vmax : float, optional
         This panel's own colour scale ``[-vmax, vmax]``, for numbers of a very different size from the
-        other panels' (say so in the title); None: the scene's.
+        other panels' (the player writes it under the panel); None: the scene's. For a ``grey`` panel,
+        the value drawn white (None: 1).
+    cmap : {'diverging', 'grey'}
+        ``grey`` for an input that is a picture (a digit, a photo, an upload): drawn in greys, 0 black;
+        ``diverging`` (the default) for signed values.
+    row_labels : tuple of str, optional
+        One label per row, drawn left of the rows (the digit of each class score); empty: none.
+    col_labels : tuple of str, optional
+        One label per column, drawn above the columns (the gates ``f, i, g, o``, the time steps); empty: none.
     """
 
     name: str
@@ -124,8 +169,15 @@ class Grid:
     page: np.ndarray | None = None
     op: str = ""
     vmax: float | None = None
+    cmap: str = "diverging"
+    row_labels: tuple[str, ...] = ()
+    col_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.cmap not in GRID_CMAPS:
+            raise ValueError(f"Grid cmap must be one of {list(GRID_CMAPS)}, got {self.cmap!r}")
+        object.__setattr__(self, "row_labels", tuple(str(v) for v in self.row_labels))
+        object.__setattr__(self, "col_labels", tuple(str(v) for v in self.col_labels))
         if self.values.ndim != 3:
             raise ValueError(f"Grid values must be (S, H, W), got shape {self.values.shape}")
         if self.page_size == 0:
@@ -134,6 +186,12 @@ class Grid:
             raise ValueError("Grid page_size must divide the number of slices")
         if len(self.labels) != self.values.shape[0]:
             raise ValueError("Grid needs one label per slice")
+        if self.row_labels and len(self.row_labels) != self.values.shape[1]:
+            raise ValueError(f"Grid row_labels needs one label per row ({self.values.shape[1]}), "
+                             f"got {len(self.row_labels)}")
+        if self.col_labels and len(self.col_labels) != self.values.shape[2]:
+            raise ValueError(f"Grid col_labels needs one label per column ({self.values.shape[2]}), "
+                             f"got {len(self.col_labels)}")
 
     @property
     def n_pages(self) -> int:
@@ -158,13 +216,22 @@ class Highlight:
     stencil : ndarray of int32, shape (m, 3)
         Offsets ``(dslice, drow, dcol)`` added to the anchor.
     role : str
-        A key of :data:`HIGHLIGHT_COLORS`.
+        A key of :data:`HIGHLIGHT_COLORS`: the outline's colour and line pattern.
+    label : str
+        The legend's words for these cells, in the layer's own vocabulary (``"weights row"``, ``"mask entry"``,
+        ``"batch statistic"``); empty: :data:`ROLE_LABELS` of the role.
     """
 
     panel: str
     origin: np.ndarray
     stencil: np.ndarray
     role: str = "window"
+    label: str = ""
+
+    @property
+    def legend(self) -> str:
+        """The words the legend shows for this highlight: its ``label``, else its role's default."""
+        return self.label or ROLE_LABELS.get(self.role, self.role)
 
     def cells(self, k: int) -> np.ndarray:
         """The ``(m, 3)`` cells outlined at frame ``k``."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from layerviz.player import Player, encode_scene
-from layerviz.scene import HIGHLIGHT_COLORS, Grid, Highlight, Scene
+from layerviz.scene import HIGHLIGHT_COLORS, ROLE_LABELS, Grid, Highlight, Scene
 
 
 def make_scene(n_frames: int = 12, out_w: int = 4) -> Scene:
@@ -24,10 +24,11 @@ def make_scene(n_frames: int = 12, out_w: int = 4) -> Scene:
         n_frames=n_frames,
         panels=(
             Grid("x", "input", x, ("c0", "c1"), padding=padding, page_size=1, page=page),
-            Grid("y", "output", y, ("out",), reveal=reveal, op="="),
+            Grid("y", "output", y, ("out",), reveal=reveal, op="=", row_labels=("a", "b", "c"),
+                 col_labels=tuple(f"t{j}" for j in range(out_w))),
         ),
         highlights=(
-            Highlight("x", origin, stencil, role="window"),
+            Highlight("x", origin, stencil, role="window", label="values read"),
             Highlight("y", np.zeros((n_frames, 3), np.int32), np.zeros((1, 3), np.int32), role="output"),
         ),
         captions=captions,
@@ -48,6 +49,8 @@ def test_encode_scene_round_trip():
         assert p["labels"] == list(grid.labels)
         assert p["page_size"] == grid.page_size
         assert p["op"] == grid.op and p["title"] == grid.title
+        assert p["cmap"] == grid.cmap == "diverging"
+        assert p["row_labels"] == list(grid.row_labels) and p["col_labels"] == list(grid.col_labels)
         values = np.frombuffer(p["values"], dtype="<f4").reshape(p["shape"])
         np.testing.assert_array_equal(values, grid.values)
         for key, dtype, ref in (("padding", "<u1", grid.padding), ("reveal", "<i4", grid.reveal)):
@@ -63,6 +66,7 @@ def test_encode_scene_round_trip():
     for hl, h in zip(scene.highlights, enc["highlights"]):
         assert h["panel"] == hl.panel and h["role"] == hl.role
         assert h["color"] == HIGHLIGHT_COLORS[hl.role]
+        assert h["label"] == hl.legend == (hl.label or ROLE_LABELS[hl.role])
         assert [g.name for g in scene.panels][h["panel_index"]] == hl.panel
         np.testing.assert_array_equal(np.frombuffer(h["origin"], "<i4").reshape(-1, 3), hl.origin)
         np.testing.assert_array_equal(np.frombuffer(h["stencil"], "<i4").reshape(-1, 3), hl.stencil)

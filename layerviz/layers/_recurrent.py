@@ -740,14 +740,16 @@ class RecurrentTrace(Trace):
         return stacked, names
 
     def scene(self) -> Scene:
-        """The sequence unrolled, with the cell of the current step in the middle.
+        """The sequence unrolled over time, the weights, and the cell of the current step.
 
-        Panels: ``x`` (the input sequence, one column per time step, one page per sample), the cell
-        (the current step's vectors as columns: :meth:`cell_columns`), ``c`` (LSTM: the cell state,
-        a strip filling up over time) and ``h`` (one slice per layer and direction, filling up over
-        time; layer ``l``'s slices are layer ``l+1``'s input). Highlights: what the stage reads
-        (window: ``x_t`` or the lower layer's ``h_t``, ``h_prev``, ``c_prev``; kernel: the cell
-        columns used) and what it writes (output).
+        Panels: ``x`` (the input sequence, one column per time step ``t``, one page per sample), ``W_ih``
+        and ``W_hh`` (the weights on ``x`` and on ``h``: one page per layer, direction and gate, torch's ``W_ii``,
+        ``W_if``, … blocks of rows; the page of the gate being computed, lit while it is used), the cell (the current step's vectors as columns, labelled:
+        :meth:`cell_columns`), ``c`` (LSTM: the cell state, a strip filling up over time) and ``h`` (one
+        slice per layer and direction, filling up over time; layer ``l``'s slices are layer ``l+1``'s
+        input). Highlights: what the stage reads (window: ``x[t]`` or the lower layer's ``h[t]``,
+        ``h[t-1]``, ``c[t-1]``; kernel: the weights and the cell columns used) and what it writes (output),
+        each with the legend's words for it.
         """
         n_frames, stages = self.n_frames, self.stages
         n_samples, n_layers, big_d, seq, n_st = self.shape5
@@ -787,10 +789,43 @@ class RecurrentTrace(Trace):
         uses_h = np.isin(stage, {"RNN": ["hh"], "LSTM": ["f", "i", "g", "o"], "GRU": ["r", "z", "n", "h"]}[self.kind])
         x_seq = np.moveaxis(p.inputs[0], 1, 0)  # (N, L, H_in)
         in0 = x_seq.shape[2]
+        times = tuple(str(tt) for tt in range(seq))  # the columns of every strip: the time steps, unrolled
         panels = [Grid("x", "input x", np.ascontiguousarray(np.swapaxes(x_seq, 1, 2)),
                        tuple(f"x (sample {i})" if self.batched else "x" for i in range(n_samples)),
-                       page_size=1, page=n.astype(np.int32))]
-        highlights = [Highlight("x", origins(uses_x & (layer == 0), n, 0, t), column(in0), "window")]
+                       page_size=1, page=n.astype(np.int32), col_labels=times)]
+        highlights = [Highlight("x", origins(uses_x & (layer == 0), n, 0, t), column(in0), "window", "x[t] read")]
+
+        # the weights of each layer, direction and gate, one page each (torch's W_ii, W_if, … are blocks of rows of
+        # weight_ih_l0): the page of the gate being computed is shown, and lit while the stage uses it
+        gates = GATES[self.mode]
+        n_gates = len(gates)
+        block = np.array([gates.index(q) if q in gates else -1 for q in stage])
+        if self.kind == "RNN":  # one block: W_ih at the stage "ih", W_hh at "hh"
+            uses_w = {"ih": stage == "ih", "hh": stage == "hh"}
+            block = np.zeros_like(block)
+        else:
+            uses_w = {"ih": block >= 0, "hh": block >= 0}
+            for j in range(1, n_frames):  # the c and h stages keep the page of the gate before them
+                if block[j] < 0:
+                    block[j] = block[j - 1]
+            block = np.maximum(block, 0)
+        page_w = ((layer * big_d + d) * n_gates + block).astype(np.int32)
+        for which, title in (("ih", "weights on x"), ("hh", "weights on h")):
+            mats = [self.weights[f"weight_{which}_l{ll}" + ("_reverse" if dd else "")]
+                    for ll in range(n_layers) for dd in range(big_d)]
+            width = max(m.shape[1] for m in mats)
+            stack = np.full((len(mats) * n_gates, hid, width), np.nan)
+            names_w = []
+            for j, m in enumerate(mats):
+                ll, dd = divmod(j, big_d)
+                where = (f" l{ll}" if n_layers > 1 else "") + (" ←" if dd else "")
+                for q in range(n_gates):
+                    stack[j * n_gates + q, :, : m.shape[1]] = m[q * hid : (q + 1) * hid]
+                    names_w.append((f"W_{which}" if n_gates == 1 else f"W_{which[0]}{gates[q]}") + where)
+            panels.append(Grid(f"W_{which}", title, stack, tuple(names_w), page_size=1, page=page_w))
+            stencil = np.array([(0, r, cc) for r in range(hid) for cc in range(width)], dtype=np.int32).reshape(-1, 3)
+            highlights.append(Highlight(f"W_{which}", origins(uses_w[which], page_w, 0, 0), stencil,
+                                        "kernel", "weights used"))
 
         cells, names = self.cell_columns()
         labels = []
@@ -812,17 +847,20 @@ class RecurrentTrace(Trace):
         for name, j in col_map.items():
             reveal[:, :, j] = (step_base[:, :, 0] + stages.index(name))
         title = {"RNN": "cell: Wx+b, Wh+b, a", "LSTM": "gates f, i, g, o", "GRU": "gates r, z, n"}[self.kind]
+        col_names = {"RNN": ("Wx+b", "Wh+b", "a"), "LSTM": names, "GRU": names}[self.kind]
         panels.append(Grid("cell", title, cells, tuple(labels), reveal=reveal, page_size=1,
-                           page=sid.astype(np.int32), op="→"))
+                           page=sid.astype(np.int32), op="→", col_labels=col_names))
         out_col = np.array([col_map.get(q, -1) for q in stage])
-        highlights.append(Highlight("cell", origins(out_col >= 0, sid, 0, out_col), column(hid), "output"))
+        highlights.append(Highlight("cell", origins(out_col >= 0, sid, 0, out_col), column(hid), "output",
+                                    "value computed"))
         # the cell columns a stage reads: up to three
         reads = {"RNN": {"sum": ["ih", "hh"], "h": ["sum"]},
                  "LSTM": {"c": ["f", "i", "g"], "h": ["o"]},
                  "GRU": {"n": ["r"], "h": ["z", "n"]}}[self.kind]
         for slot in range(3):
             col = np.array([col_map[reads[q][slot]] if len(reads.get(q, ())) > slot else -1 for q in stage])
-            highlights.append(Highlight("cell", origins(col >= 0, sid, 0, col), column(hid), "kernel"))
+            highlights.append(Highlight("cell", origins(col >= 0, sid, 0, col), column(hid), "kernel",
+                                        "values combined"))
 
         strip_labels = tuple((f"sample {i}: " if self.batched else "") + (f"layer {ll}" if n_layers > 1 else "")
                              + (" ←" if dd else (" →" if big_d > 1 else ""))
@@ -830,13 +868,14 @@ class RecurrentTrace(Trace):
         slice_ld = n * n_ld + layer * big_d + d
         if self.kind == "LSTM":
             c_vals = np.moveaxis(p.c, 2, 0).reshape(n_samples * n_ld, seq, hid).swapaxes(1, 2)
-            panels.append(Grid("c", "cell state c", np.ascontiguousarray(c_vals), tuple(f"c {lab}".rstrip()
-                               for lab in strip_labels), reveal=np.broadcast_to(strip_reveal("c"), c_vals.shape).copy(),
-                               page_size=n_ld, page=n.astype(np.int32)))
+            panels.append(Grid("c", "cell state c", np.ascontiguousarray(c_vals),
+                               tuple(f"c {lab}".rstrip() for lab in strip_labels),
+                               reveal=np.broadcast_to(strip_reveal("c"), c_vals.shape).copy(),
+                               page_size=n_ld, page=n.astype(np.int32), col_labels=times))
             is_c, is_h = stage == "c", stage == "h"
-            highlights += [Highlight("c", origins(is_c & ~first, slice_ld, 0, t_prev), column(hid), "window"),
-                           Highlight("c", origins(is_h, slice_ld, 0, t), column(hid), "window"),
-                           Highlight("c", origins(is_c, slice_ld, 0, t), column(hid), "output")]
+            highlights += [Highlight("c", origins(is_c & ~first, slice_ld, 0, t_prev), column(hid), "window", "c read"),
+                           Highlight("c", origins(is_h, slice_ld, 0, t), column(hid), "window", "c read"),
+                           Highlight("c", origins(is_c, slice_ld, 0, t), column(hid), "output", "c[t] written")]
         h_vals = np.moveaxis(p.h, 2, 0).reshape(n_samples * n_ld, seq, h_out).swapaxes(1, 2)
         h_title = {"RNN": f"hidden state h = {'tanh' if self.mode == 'RNN_TANH' else 'relu'}(a)",
                    "LSTM": "hidden state h = o⊙tanh(c)", "GRU": "hidden state h = (1−z)⊙n + z⊙h"}[self.kind]
@@ -844,15 +883,15 @@ class RecurrentTrace(Trace):
                            tuple(f"h {lab}".rstrip() for lab in strip_labels),
                            reveal=np.broadcast_to(strip_reveal("h"), h_vals.shape).copy(),
                            page_size=n_ld, page=n.astype(np.int32),
-                           op="→"))
+                           op="→", col_labels=times))
         highlights += [
-            Highlight("h", origins(uses_h & ~first, slice_ld, 0, t_prev), column(h_out), "window"),
+            Highlight("h", origins(uses_h & ~first, slice_ld, 0, t_prev), column(h_out), "window", "h[t−1] read"),
             # layer l > 0 reads layer l-1's h at t, both directions
             Highlight("h", origins(uses_x & (layer > 0), n * n_ld + np.maximum(layer - 1, 0) * big_d, 0, t),
-                      column(h_out, big_d), "window"),
-            Highlight("h", origins(stage == "h", slice_ld, 0, t), column(h_out), "output"),
+                      column(h_out, big_d), "window", "lower layer's h[t] read"),
+            Highlight("h", origins(stage == "h", slice_ld, 0, t), column(h_out), "output", "h[t] written"),
         ]
-        vmax = max(float(np.nanmax(np.abs(g.values))) if g.values.size else 0.0 for g in panels) or 1.0
+        vmax = max(float(np.nanmax(np.abs(g.values))) if np.isfinite(g.values).any() else 0.0 for g in panels) or 1.0
         return Scene(self._title(), n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
 
     def _title(self) -> str:

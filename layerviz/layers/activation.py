@@ -440,7 +440,9 @@ class ActivationTrace(HasBackward, Trace):
             cells = grid_cells(shape, np.flatnonzero(reveal.ravel() == 0))
             stencil = cells - cells[0]
         origin = grid_cells(shape, first_flat)
-        highlights = (Highlight("input", origin, stencil, "window"), Highlight("output", origin, stencil, "output"))
+        read = "row read" if self.axis is not None else "input value"
+        highlights = (Highlight("input", origin, stencil, "window", read),
+                      Highlight("output", origin, stencil, "output", "output written"))
         vmax = max(float(np.abs(self.input).max()), float(np.abs(self.output).max())) or 1.0
         return Scene(repr(self.layer), self.n_frames, (inp, out), highlights, LazyCaptions(self), vmax)
 

@@ -867,7 +867,8 @@ class BatchNormTrace(HasBackward, Trace):
         The input and output show one channel at a time (all its samples: what a statistic is taken
         over), or one ``N × C`` table for an ``(N, C)`` input. The mean and variance (the running ones
         in eval mode), γ and β are columns with channel ``c`` on row ``c``. Highlights: the values read (window), the
-        statistics computed or used (stat), γ and β (kernel), the cells written (output). Statistics,
+        statistics computed or used (stat, "batch statistic"), γ and β (kernel, "γ, β (learned)"), the cells written
+        (output). Statistics,
         outputs and updated running statistics appear as they are computed.
         """
         channels = self.input.shape[1]
@@ -913,8 +914,8 @@ class BatchNormTrace(HasBackward, Trace):
 
         panels = [Grid("input", "input x", drawn(self.by_channel), self._labels("x"), page_size=page_size, page=page)]
         highlights = [
-            Highlight("input", origins(is_stats, in_channel), channel_stencil, "window"),
-            Highlight("input", origins(is_norm, flat_slots[group_start]), group_stencil, "window"),
+            Highlight("input", origins(is_stats, in_channel), channel_stencil, "window", "values read"),
+            Highlight("input", origins(is_norm, flat_slots[group_start]), group_stencil, "window", "values read"),
         ]
         if self.uses_batch_stats:
             reveal_stat = np.arange(channels, dtype=np.int32).reshape(1, channels, 1)
@@ -927,15 +928,17 @@ class BatchNormTrace(HasBackward, Trace):
             panels += [Grid("mean", "running_mean", column(self.running_mean), ("used",), op="−"),
                        Grid("var", "running_var", column(self.running_var), ("used",), op="÷√")]
             mean_used = var_used = is_norm
-        highlights += [Highlight("mean", origins(mean_used, cell()), one, "stat"),
-                       Highlight("var", origins(var_used, cell()), one, "stat")]
+        stat = "batch statistic" if self.uses_batch_stats else "running statistic"
+        highlights += [Highlight("mean", origins(mean_used, cell()), one, "stat", stat),
+                       Highlight("var", origins(var_used, cell()), one, "stat", stat)]
         for name, title, values, op in (("gamma", "γ weight", self.weight, "×"), ("beta", "β bias", self.bias, "+")):
             if values is not None:
                 panels.append(Grid(name, title, column(values), ("",), op=op))
-                highlights.append(Highlight(name, origins(is_norm, cell()), one, "kernel"))
+                highlights.append(Highlight(name, origins(is_norm, cell()), one, "kernel", "γ, β (learned)"))
         panels.append(Grid("output", "output", drawn(np.moveaxis(self.output, 1, 0)), self._labels("out"),
                            reveal=reveal, page_size=page_size, page=page, op="="))
-        highlights.append(Highlight("output", origins(is_norm, flat_slots[group_start]), group_stencil, "output"))
+        highlights.append(Highlight("output", origins(is_norm, flat_slots[group_start]), group_stencil, "output",
+                                    "output written"))
         if self.updates_running_stats:
             # two slices, running_mean and running_var: channel c on row c, the old value left, the new right
             running = np.stack([np.stack([self.running_mean, self.new_running_mean], axis=1),
@@ -944,8 +947,8 @@ class BatchNormTrace(HasBackward, Trace):
             reveal_new[:, :, 1] = starts[3] + 2 * np.arange(channels) + np.arange(2)[:, None]
             panels.append(Grid("running", "running", running, ("μ: old, new", "σ²: old, new"), reveal=reveal_new))
             anchor = np.stack([which, channel, np.zeros_like(channel)], axis=1)
-            highlights += [Highlight("running", origins(is_update, anchor), one, "stat"),
-                           Highlight("running", origins(is_update, anchor + [0, 0, 1]), one, "output")]
+            highlights += [Highlight("running", origins(is_update, anchor), one, "stat", "old running value"),
+                           Highlight("running", origins(is_update, anchor + [0, 0, 1]), one, "output", "output written")]
         vmax = max(float(np.abs(p.values).max()) for p in panels) or 1.0
         mode = "training" if self.training else "eval"
         return Scene(f"{self.layer!r}, {mode} mode", n_frames, tuple(panels), tuple(highlights),

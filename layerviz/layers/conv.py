@@ -441,6 +441,8 @@ class ConvTrace(HasBackward, Trace):
 
     def scene(self) -> Scene:
         """Input (padded) ∗ kernel + bias = output, with the window, kernel and cell lit per frame."""
+        from layerviz.scene import picture_cmap
+
         conv = self.layer
         n_samples, channels, padded_h, padded_w = self.padded.shape
         _, out_channels, oh, ow = self.output4.shape
@@ -458,6 +460,7 @@ class ConvTrace(HasBackward, Trace):
                 padding=np.broadcast_to(self.padding_mask, (n_samples * channels, padded_h, padded_w)),
                 page_size=channels,
                 page=sample,
+                cmap=picture_cmap(self, self.input),  # a digit, a photo, an upload: drawn as a picture
             ),
             Grid(
                 "kernel",
@@ -471,8 +474,9 @@ class ConvTrace(HasBackward, Trace):
         ]
         highlights = [
             Highlight("input", np.stack([sample * channels + (o // og) * cg, i * sh, j * sw], axis=1),
-                      stencil_cpq * np.array([1, dh, dw], dtype=np.int32), "window"),
-            Highlight("kernel", np.stack([o * cg, np.zeros_like(o), np.zeros_like(o)], axis=1), stencil_cpq, "kernel"),
+                      stencil_cpq * np.array([1, dh, dw], dtype=np.int32), "window", "window"),
+            Highlight("kernel", np.stack([o * cg, np.zeros_like(o), np.zeros_like(o)], axis=1), stencil_cpq, "kernel",
+                      "kernel"),
         ]
         if self.bias is not None:
             panels.append(Grid("bias", "bias", self.bias.reshape(-1, 1, 1), tuple(f"b[{oc}]" for oc in range(out_channels)),
@@ -491,7 +495,7 @@ class ConvTrace(HasBackward, Trace):
             )
         )
         highlights.append(Highlight("output", np.stack([sample * out_channels + o, i, j], axis=1),
-                                    np.zeros((1, 3), dtype=np.int32), "output"))
+                                    np.zeros((1, 3), dtype=np.int32), "output", "output cell"))
         arrays = [self.padded, self.weight, self.output4] + ([] if self.bias is None else [self.bias])
         vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
         return Scene(repr(conv), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)

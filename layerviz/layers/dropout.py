@@ -543,9 +543,10 @@ class DropoutTrace(HasBackward, Trace):
         scale_anchor = np.zeros((self.n_frames, 3), dtype=np.int64)
         scale_anchor[is_mask, 1] = _OFF_GRID
         highlights = (
-            Highlight("input", anchor.astype(np.int32), stencil, "window"),
-            Highlight("mask", anchor.astype(np.int32), stencil, "output"),
-            Highlight("scale", scale_anchor.astype(np.int32), np.zeros((1, 3), dtype=np.int32), "stat"),
+            Highlight("input", anchor.astype(np.int32), stencil, "window", "input value"),
+            Highlight("mask", anchor.astype(np.int32), stencil, "output", "mask entry drawn"),
+            Highlight("scale", scale_anchor.astype(np.int32), np.zeros((1, 3), dtype=np.int32), "stat",
+                      "scaling 1/(1−p)"),
         )
         return Scene(self.title, self.n_frames, panels, highlights, LazyCaptions(self), vmax)
 

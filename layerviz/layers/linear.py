@@ -326,23 +326,25 @@ class LinearTrace(HasBackward, Trace):
         row = np.zeros((in_f, 3), dtype=np.int32)
         row[:, 1] = np.arange(in_f)
         highlights = [
-            Highlight("weight", np.stack([zero, neuron, zero], axis=1), row[:, [0, 2, 1]], "kernel"),
-            Highlight("input", np.stack([sample, zero, zero], axis=1), row, "window"),
+            Highlight("weight", np.stack([zero, neuron, zero], axis=1), row[:, [0, 2, 1]], "kernel", "weights row"),
+            Highlight("input", np.stack([sample, zero, zero], axis=1), row, "window", "input x"),
         ]
         if self.bias is not None:
             panels.append(Grid("bias", "bias b", self.bias[None, :, None], ("",), op="+"))
-            highlights.append(Highlight("bias", np.stack([zero, neuron, zero], axis=1), np.zeros((1, 3), np.int32), "kernel"))
+            highlights.append(Highlight("bias", np.stack([zero, neuron, zero], axis=1), np.zeros((1, 3), np.int32), "kernel",
+                                        "bias"))
         one = np.zeros((1, 3), dtype=np.int32)
         cell = np.stack([sample, neuron, zero], axis=1)
         if self.activation is None:
             panels.append(Grid("output", "output", self.outputs2[:, :, None], labels, reveal=reveal, page_size=1,
                                page=page, op="="))
-            highlights.append(Highlight("output", cell, one, "output"))
+            highlights.append(Highlight("output", cell, one, "output", "output neuron"))
         else:
             panels.append(Grid("z", "z", self.z[:, :, None], labels, reveal=reveal, page_size=1, page=page, op="="))
             panels.append(Grid("output", f"a = {self.activation.name}(z)", self.outputs2[:, :, None], labels,
                                reveal=reveal, page_size=1, page=page, op="→"))
-            highlights += [Highlight("z", cell, one, "stat"), Highlight("output", cell, one, "output")]
+            highlights += [Highlight("z", cell, one, "stat", "weighted sum z"),
+                           Highlight("output", cell, one, "output", f"output a = {self.activation.name}(z)")]
         arrays = [self.inputs2, self.weight, self.z, self.outputs2] + ([] if self.bias is None else [self.bias])
         vmax = max(float(np.abs(a).max()) for a in arrays) or 1.0
         return Scene(repr(self.layer), self.n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)

@@ -693,7 +693,11 @@ class _PoolTrace(Trace):
         return n * self.output4.shape[1] + c, i, j, n
 
     def _grids(self, title: str, output_title: str = "output") -> tuple[Grid, Grid]:
-        """The input grid (padding drawn hatched, shown as 0) and the output grid filling up."""
+        """The input grid (padding drawn hatched, shown as 0) and the output grid filling up; an input that is a
+        picture (a digit, a photo, an upload) is drawn in greys, and so is its pooled output (made of its values)."""
+        from layerviz.scene import picture_cmap
+
+        cmap = picture_cmap(self, self.input)
         n_samples, channels, padded_h, padded_w = self.padded.shape
         oh, ow = self.output4.shape[2:]
         _, _, _, sample = self._frame_origins()
@@ -707,6 +711,7 @@ class _PoolTrace(Trace):
             padding=np.broadcast_to(self.padding_mask, shown.shape) if self.padding_mask.any() else None,
             page_size=channels,
             page=sample,
+            cmap=cmap,
         )
         out = Grid(
             "output",
@@ -717,6 +722,7 @@ class _PoolTrace(Trace):
             page_size=channels,
             page=sample,
             op="→",
+            cmap=cmap,
         )
         return inp, out
 
@@ -727,7 +733,8 @@ class _PoolTrace(Trace):
 
     def _output_highlight(self) -> Highlight:
         slice_, i, j, _ = self._frame_origins()
-        return Highlight("output", np.stack([slice_, i, j], axis=1), np.zeros((1, 3), dtype=np.int32), "output")
+        return Highlight("output", np.stack([slice_, i, j], axis=1), np.zeros((1, 3), dtype=np.int32), "output",
+                         "output cell")
 
 
 class _WindowPoolTrace(_PoolTrace):
@@ -753,7 +760,7 @@ class _WindowPoolTrace(_PoolTrace):
         slice_, i, j, _ = self._frame_origins()
         stencil = np.stack(np.indices((1, kh, kw), dtype=np.int32), axis=-1).reshape(-1, 3)
         return Highlight("input", np.stack([slice_, i * sh, j * sw], axis=1),
-                         stencil * np.array([1, dh, dw], dtype=np.int32), "window")
+                         stencil * np.array([1, dh, dw], dtype=np.int32), "window", "window")
 
 
 class MaxPoolTrace(HasBackward, _WindowPoolTrace):
@@ -836,10 +843,10 @@ class MaxPoolTrace(HasBackward, _WindowPoolTrace):
             winner[empty.ravel(), 1:] = _OFF_GRID
             out = Grid(out.name, out.title, np.where(empty, 0.0, self.output4).reshape(out.values.shape), out.labels,
                        padding=empty.reshape(out.values.shape), reveal=out.reveal, page_size=out.page_size,
-                       page=out.page, op=out.op)
+                       page=out.page, op=out.op, cmap=out.cmap)
         highlights = (
             self._window_highlight(),
-            Highlight("input", winner.astype(np.int32), np.zeros((1, 3), dtype=np.int32), "max"),
+            Highlight("input", winner.astype(np.int32), np.zeros((1, 3), dtype=np.int32), "max", "maximum (kept)"),
             self._output_highlight(),
         )
         return Scene(repr(self.layer), self.n_frames, (inp, out), highlights, LazyCaptions(self), self._vmax())
@@ -997,7 +1004,7 @@ class AdaptiveAvgPoolTrace(HasBackward, _AvgTraceMixin, _PoolTrace):
             origin = np.stack([slice_, self.row_start[i], self.col_start[j]], axis=1).astype(np.int32)
             origin[~active, 1:] = _OFF_GRID
             stencil = np.stack(np.indices((1, height, width), dtype=np.int32), axis=-1).reshape(-1, 3)
-            highlights.append(Highlight("input", origin, stencil, "window"))
+            highlights.append(Highlight("input", origin, stencil, "window", "window"))
         highlights.append(self._output_highlight())
         return Scene(repr(self.layer), self.n_frames, (inp, out), tuple(highlights), LazyCaptions(self), self._vmax())
 

@@ -13,8 +13,11 @@ it, not a layer of its own. So ``Linear -> ReLU -> Linear -> ReLU -> Linear -> S
 layers and 1 output layer: **number of layers = hidden layers + output layer = 2 + 1 = 3**
 (the input layer holds no weights and is not counted).
 
-Frames: the frames of layer 1, then those of layer 2, and so on, each wrapped with the layer it belongs
-to (``layer 2/4 Linear(4, 3): out[0,1] = …``). ``trace[k]`` finds the layer by bisection over the
+Frames: the frames of the first layer of the Sequential, then those of the second, and so on, each
+captioned with the layer it belongs to, counted as above: ``layer 1/3 (hidden) Linear(2, 8): out[0,1] = …``
+for a weighted layer, ``layer 3/3 (output), softmax step Softmax(dim=-1): …`` for a step inside one (``input,
+flatten step …`` before the first weighted layer). A Sequential without weighted layers, or holding another
+Sequential, numbers its entries instead (``layer 2/4 ReLU(): …``). ``trace[k]`` finds the layer by bisection over the
 cumulative frame counts and asks that layer's trace (computed once) for its frame: O(log L).
 """
 
@@ -41,7 +44,7 @@ from layerviz.layers.activation import (
 from layerviz.layers.conv import Conv2d
 from layerviz.layers.dense import Dense
 from layerviz.layers.linear import Linear, LinearTrace
-from layerviz.scene import Grid, Highlight, Network, Scene
+from layerviz.scene import Grid, Highlight, Network, Scene, picture_cmap
 from layerviz.backward import BackwardTrace, HasBackward, copy_section
 from layerviz.trace import LazyCaptions, Trace
 
@@ -381,7 +384,7 @@ class SequentialFrame:
     inner : object
         The layer's own frame (``inner.index`` is its position in the layer's trace).
     narration : str
-        ``layer 2/4 Linear(4, 3): `` followed by the inner frame's narration.
+        ``layer 2/3 (hidden) Linear(4, 3): `` (see :func:`caption_prefixes`) followed by the inner frame's narration.
     """
 
     index: int
@@ -419,6 +422,57 @@ def _extend(page: np.ndarray | None, start: int, total: int) -> np.ndarray | Non
     return out
 
 
+def _step_kind(layer) -> str:
+    """The kind of an unweighted layer, as its caption names it: ``activation``, ``softmax``, ``pooling``…"""
+    if isinstance(layer, _Activation):
+        return "activation"
+    name = type(layer).__name__
+    if isinstance(layer, Softmax):
+        return "softmax"
+    if "Pool" in name:
+        return "pooling"
+    if "BatchNorm" in name:
+        return "batch norm"
+    return {"Flatten": "flatten", "Dropout": "dropout"}.get(name, "")
+
+
+def caption_prefixes(model: Sequential) -> tuple[str, ...]:
+    """The caption's opening for each entry of ``model``, counting the layers that hold weights (the anatomy's
+    count): ``layer 1/3 (hidden) Linear(2, 8): ``, ``layer 3/3 (output), softmax step Softmax(dim=-1): ``,
+    ``input, flatten step Flatten(…): `` before the first weighted layer. Without weighted layers, or with a
+    Sequential inside, the entries are numbered: ``layer 2/4 ReLU(): ``."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if isinstance(layer, WEIGHTED)]
+    if not weighted or any(isinstance(layer, Sequential) for layer in layers):
+        return tuple(f"layer {i + 1}/{len(layers)} {layer!r}: " for i, layer in enumerate(layers))
+    total = len(weighted)
+    out = []
+    for i, layer in enumerate(layers):
+        j = bisect.bisect_right(weighted, i)  # weighted layers up to and including entry i
+        role = "output" if j == total else "hidden"
+        if isinstance(layer, WEIGHTED):
+            out.append(f"layer {j}/{total} ({role}) {layer!r}: ")
+            continue
+        kind = _step_kind(layer)
+        step = f"{kind} step" if kind else "step"
+        out.append(f"input, {step} {layer!r}: " if j == 0 else f"layer {j}/{total} ({role}), {step} {layer!r}: ")
+    return tuple(out)
+
+
+def grouped_title(model: Sequential) -> str:
+    """The layers and the steps inside them: ``Sequential, 2 layers: Conv2d + ReLU + MaxPool2d + Flatten | Linear +
+    Softmax`` (see :func:`caption_prefixes`); a Sequential without weighted layers: its entries in order."""
+    layers = model.layers
+    weighted = [i for i, layer in enumerate(layers) if isinstance(layer, WEIGHTED)]
+    if not weighted or any(isinstance(layer, Sequential) for layer in layers):
+        return f"Sequential: {model.short_repr()}"
+    bounds = [*weighted, len(layers)]
+    groups = [" + ".join(type(layer).__name__ for layer in layers[a:b]) for a, b in zip(bounds, bounds[1:])]
+    pre = " → ".join(type(layer).__name__ for layer in layers[: weighted[0]])
+    count = f"{len(weighted)} layer{'s' if len(weighted) > 1 else ''}"
+    return f"Sequential, {count}: {pre + ' → ' if pre else ''}{' | '.join(groups)}"
+
+
 class SequentialTrace(HasBackward, Trace):
     """The frames of every layer of a :class:`Sequential`, one layer after the other.
 
@@ -451,6 +505,7 @@ class SequentialTrace(HasBackward, Trace):
             traces.append(trace)
             current = trace.output
         self.traces = tuple(traces)
+        self.prefixes = caption_prefixes(model)
         self.output = current
         self.offsets = tuple(int(v) for v in np.concatenate([[0], np.cumsum([len(t) for t in traces])]))
         self.n_frames = self.offsets[-1]
@@ -463,8 +518,7 @@ class SequentialTrace(HasBackward, Trace):
         i = self.layer_of(k)
         inner = self.traces[i][k - self.offsets[i]]
         layer = self.layer.layers[i]
-        text = f"layer {i + 1}/{len(self.traces)} {layer!r}: {inner.narration}"
-        return SequentialFrame(k, i, layer, inner, text)
+        return SequentialFrame(k, i, layer, inner, self.prefixes[i] + inner.narration)
 
     def __repr__(self) -> str:
         return (f"<SequentialTrace of {self.layer.short_repr()}: {self.n_frames} frames, "
@@ -504,20 +558,29 @@ class SequentialTrace(HasBackward, Trace):
                               else grid.reveal.astype(np.int32) + start)
                 finite = np.abs(grid.values[np.isfinite(grid.values)])
                 scale = float(finite.max(initial=0.0)) or 1.0
-                title = "input" if sub_name == "input" else type(self.layer.layers[i]).__name__
-                panels.append(Grid(name, f"{title} ±{scale:.2g}", grid.values, grid.labels, padding=grid.padding,
+                if sub_name == "input":
+                    title, cmap = "input", picture_cmap(self, self.input)
+                else:
+                    title, cmap = type(self.layer.layers[i]).__name__, "diverging"  # the scene's title counts the layers
+                # a column of a few numbers (class scores, probabilities): each row says its index
+                h, w = grid.values.shape[1:]
+                rows = tuple(str(r) for r in range(h)) if w == 1 and 2 <= h <= 32 else ()
+                panels.append(Grid(name, title, grid.values, grid.labels, padding=grid.padding,
                                    reveal=reveal, page_size=grid.page_size, page=_extend(grid.page, start, total),
-                                   op="" if sub_name == "input" else "→", vmax=scale))
+                                   op="" if sub_name == "input" else "→", vmax=None if cmap == "grey" else scale,
+                                   cmap=cmap, row_labels=rows))
                 for h in sub.highlights:
                     if h.panel != sub_name:
                         continue
                     origin = np.zeros((total, 3), dtype=np.int32)
                     origin[:, 1] = OFF_GRID
                     origin[start : start + length] = h.origin
-                    highlights.append(Highlight(name, origin, h.stencil, h.role))
-        # each panel has its own colour scale (in its title): an input in [0, 1] next to scores of 20 would
-        # otherwise be invisible; the legend shows the input's
-        return Scene(f"Sequential: {self.layer.short_repr()}", total, tuple(panels), tuple(highlights),
+                    # one word for the cells being written, whichever layer writes them
+                    highlights.append(Highlight(name, origin, h.stencil, h.role,
+                                                "output written" if h.role == "output" else h.label))
+        # each panel has its own colour scale (the player writes it under the panel): an input in [0, 1] next to
+        # scores of 20 would otherwise be invisible
+        return Scene(grouped_title(self.layer), total, tuple(panels), tuple(highlights),
                      LazyCaptions(self), float(np.abs(self.input).max()) or 1.0)
 
     def _neuron_scene(self) -> Scene:
@@ -561,12 +624,13 @@ class SequentialTrace(HasBackward, Trace):
                     active[start : start + len(trace)] = offsets[c] + first % width
         labels = [f"input layer ({sizes[0]})"]
         labels += [f"hidden layer {j + 1} ({r.neurons})" for j, r in enumerate(anatomy.hidden)]
-        labels.append(f"output layer ({anatomy.output.neurons})")
+        steps = [_step_kind(model.layers[i]) for i in anatomy.output.indices[1:]]
+        labels.append(f"output layer ({anatomy.output.neurons})" + (f" + {steps[-1]}" if steps and steps[-1] else ""))
         network = Network("network", "input layer → hidden layers → output layer", sizes, values, tuple(weights),
                           tuple(labels), reveal=reveal, page=page if n_samples > 1 else None, active=active,
                           note=anatomy.statement)
         vmax = max(float(np.abs(values).max()), max(float(np.abs(w).max()) for w in weights)) or 1.0
-        return Scene(f"Sequential: {model.short_repr()}", total, (), (), LazyCaptions(self), vmax, networks=(network,))
+        return Scene(grouped_title(model), total, (), (), LazyCaptions(self), vmax, networks=(network,))
 
 
 # -- backward ---------------------------------------------------------------------------------------

@@ -7,6 +7,12 @@
 // never while playing or while the slider is dragged. Exports (GIF, WebM, PNG) are drawn
 // and encoded here too (gif.js), without the kernel.
 //
+// A scene always fits its player: the panels' cells shrink, a row too crowded is wrapped into rows, and what
+// still does not fit is scaled down (no sideways scrolling). Panels that are pictures are drawn in greys, the rest
+// in the diverging map; the legend says each outline in the words its layer gave it. Under the canvas, a line
+// reads out the numbers of the lit cells of panels too small to print them. Presenter mode (a button, or
+// ?presenter=1 in the page's address) makes the text and cells larger, for a projector.
+//
 // Per frame the work is tiny: each panel page is pre-rendered once to offscreen
 // canvases ("full" with values, "empty"), a per-panel "current" canvas is updated
 // incrementally for cells whose `reveal` lies between the previous and the new frame,
@@ -15,19 +21,28 @@
 const PAD = 12; // canvas margin (CSS px)
 const TITLE_H = 26; // panel title line
 const LABEL_H = 17; // slice label line
+const COLLAB_H = 15; // a line of column labels (a grid's col_labels)
+const ROWLAB_GAP = 4; // between row labels and their row
+const NOTE_H = 17; // a panel's own colour scale, written under it
+const ROW_GAP = 14; // between rows of panels (a scene too wide for one row is wrapped)
 const SLICE_GAP = 10; // between stacked slices
 const HL_M = 4; // margin around a panel's grids, room for highlight outlines
 const OP_W = 52; // room for an operator between panels
 const GAP_W = 28; // between panels without operator
 const LEGEND_GAP = 14;
-const LEGEND_H = 44;
+const LEGEND_LINE_H = 36; // a line of the legend: the colour bar and its ticks, or the key of outlines
 const MAX_W = 1000; // widest canvas (CSS px)
+const MAX_W_PRESENTER = 1880; // widest canvas in presenter mode (a projector)
 const MAX_GRID_H = 440; // tallest panel (CSS px) before cells shrink (fits 1280x720)
+const MAX_SCENE_H = 560; // panels wrapped into rows (to print their numbers) stay within this height (CSS px)
 const SLICE_GAP_X = 12; // between columns of slices
 const CMIN = 4; // smallest cell
 const CMAX = 40; // largest cell
+const MIN_ROW_CELL = 6; // a row of panels whose cells would be smaller than this is wrapped into rows
 const SMALL_PANEL_W = 112; // small panels (e.g. a 3x3 kernel) are drawn at least this wide
 const NUM_MIN_CELL = 22; // print numbers in cells at least this big
+const PRESENTER_SCALE = 1.4; // presenter mode: text and cells this much larger
+const READOUT_MAX = 8; // values of one outline listed under the canvas
 const SYNC_MS = 250; // steps faster than this (a held arrow key) reach the kernel once per period
 const FPS_CHOICES = [1, 2, 4, 8, 12, 16, 24, 30, 60];
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "DejaVu Sans", Arial, sans-serif';
@@ -92,6 +107,9 @@ function decodeScene(raw) {
       reveal: typed(p.reveal, Int32Array),
       page: typed(p.page, Int32Array),
       vmax: p.vmax > 0 ? p.vmax : 0,
+      cmap: p.cmap === "grey" ? "grey" : "diverging",
+      rowLabels: Array.isArray(p.row_labels) && p.row_labels.length === H ? p.row_labels.map(String) : [],
+      colLabels: Array.isArray(p.col_labels) && p.col_labels.length === W ? p.col_labels.map(String) : [],
     };
   });
   const byName = new Map(panels.map((p) => [p.name, p]));
@@ -99,7 +117,8 @@ function decodeScene(raw) {
     const stencil = typed(h.stencil, Int32Array) || new Int32Array(0);
     return {
       panel: byName.get(h.panel) || panels[h.panel_index],
-      role: h.role, color: h.color || "#000", dash: Array.isArray(h.dash) ? h.dash : [],
+      role: h.role, label: String(h.label || h.role || ""), color: h.color || "#000",
+      dash: Array.isArray(h.dash) ? h.dash : [],
       origin: typed(h.origin, Int32Array) || new Int32Array(0),
       stencil, m: Math.floor(stencil.length / 3),
     };
@@ -136,15 +155,15 @@ function decodeNetwork(w) {
   };
 }
 
-// Neuron centres and radius (device px) of a network drawn in the box R.
-function networkGeometry(net, R, dpr) {
+// Neuron centres and radius (device px) of a network drawn in the box R; ts: the text scale.
+function networkGeometry(net, R, dpr, ts = 1) {
   const d = (v) => Math.round(v * dpr);
-  const top = R.y + d(28), bottom = R.y + R.h - d(net.note ? 44 : 26);
-  const left = R.x + d(70), right = R.x + R.w - d(70);
+  const top = R.y + d(28 * ts), bottom = R.y + R.h - d((net.note ? 44 : 26) * ts);
+  const left = R.x + d(80 * ts), right = R.x + R.w - d(95 * ts); // room for the columns' labels
   const L = net.sizes.length;
   const maxN = Math.max(...net.sizes);
-  const step = Math.min((bottom - top) / maxN, d(46));
-  const radius = clamp(step * 0.38, Math.max(1.5, dpr * 1.5), d(17));
+  const step = Math.min((bottom - top) / maxN, d(46 * ts));
+  const radius = clamp(step * 0.38, Math.max(1.5, dpr * 1.5), d(17 * ts));
   const xs = [], ys = [];
   net.sizes.forEach((n, c) => {
     const x = L === 1 ? (left + right) / 2 : left + (c * (right - left)) / (L - 1);
@@ -161,117 +180,278 @@ function lutColor(scene, v, vmax) {
   return `rgb(${scene.lut[li]},${scene.lut[li + 1]},${scene.lut[li + 2]})`;
 }
 
-// ---------------------------------------------------------------------------------
-// Layout: cell sizes and positions, all in device pixels.
-
-// Cell sizes (CSS px) for given slice columns per panel.
-function cellSizes(panels, ncols, maxW, opW) {
-  const rows = panels.map((p, i) => Math.ceil(p.ps / ncols[i]));
-  const fixed = 2 * PAD + opW.reduce((a, b) => a + b, 0) + panels.length * 2 * HL_M
-    + panels.reduce((a, p, i) => a + (ncols[i] - 1) * SLICE_GAP_X, 0);
-  // Height cap per panel.
-  const hcap = panels.map((p, i) => Math.floor(
-    (MAX_GRID_H - rows[i] * LABEL_H - (rows[i] - 1) * SLICE_GAP) / (rows[i] * p.H)));
-  const cols = panels.map((p, i) => p.W * ncols[i]);
-  const fit = (n, budget) => (n > 0 ? Math.floor(budget / n) : CMAX);
-  const c = clamp(fit(cols.reduce((a, b) => a + b, 0), maxW - fixed), CMIN, CMAX);
-  const cell = panels.map(() => 0);
-  // Small panels (a kernel) get bigger cells so they stay readable.
-  let budget = maxW - fixed, rest = 0;
-  panels.forEach((p, i) => {
-    if (cols[i] * c < SMALL_PANEL_W) {
-      cell[i] = clamp(Math.min(hcap[i], Math.max(c, Math.floor(SMALL_PANEL_W / cols[i]))), CMIN, CMAX);
-      budget -= cell[i] * cols[i];
-    } else {
-      rest += cols[i];
-    }
-  });
-  const c2 = clamp(fit(rest, budget), CMIN, CMAX);
-  let worst = Infinity;
-  panels.forEach((p, i) => {
-    if (!cell[i]) {
-      cell[i] = clamp(Math.min(c2, hcap[i]), CMIN, CMAX);
-      worst = Math.min(worst, Math.min(c2, hcap[i]));
-    }
-  });
-  const width = fixed + cell.reduce((a, ci, i) => a + ci * cols[i], 0);
-  return { cell, rows, worst: worst === Infinity ? CMAX : worst, width };
+// The colour of value v in panel p, as [r, g, b]: greys for a picture (0 black, the panel's vmax or 1 white),
+// else the scene's diverging map on the panel's scale.
+function cellRgb(scene, p, v) {
+  if (Number.isNaN(v)) return [230, 230, 230];
+  if (p.cmap === "grey") {
+    const g = Math.round(clamp(v / (p.vmax || 1), 0, 1) * 255);
+    return [g, g, g];
+  }
+  if (!scene.lutN) return [230, 230, 230];
+  const vmax = p.vmax || scene.vmax;
+  const t = clamp((v + vmax) / (2 * vmax), 0, 1);
+  const li = Math.round(t * (scene.lutN - 1)) * 3;
+  return [scene.lut[li], scene.lut[li + 1], scene.lut[li + 2]];
 }
 
-// Layout: cell sizes and positions, all in device pixels. Slices are stacked vertically;
-// a panel whose stack would force tiny cells is wrapped into a few columns of slices.
-// titleWidth(text) is a panel title's width in CSS px: a narrow panel (Flatten's one column)
-// gets a slot as wide as its title, its grid centred in it.
-function layoutScene(scene, cssWidth, dpr, titleWidth = () => 0) {
-  const panels = scene.panels;
-  const maxW = Math.max(240, Math.min(MAX_W, cssWidth));
-  const opW = panels.map((p, i) => (p.op ? OP_W : i === 0 ? 0 : GAP_W));
-  const options = panels.map((p) => {
+// The words written under a panel: its own colour scale (a diverging panel with a vmax of its own).
+function panelNote(p) {
+  return p.cmap !== "grey" && p.vmax > 0 ? `scale ±${fmtTick(p.vmax)}` : "";
+}
+
+// ---------------------------------------------------------------------------------
+// Layout: cell sizes and positions, all in device pixels.
+//
+// The panels are laid out left to right in one row, their cells as large as the row allows: the row must fit
+// the player's width (a scene never scrolls sideways). A row whose cells would be too small is wrapped into
+// rows of panels; what still does not fit is scaled down as a whole (build()).
+
+// The text of a scene's legend, in order: colour bars, then the key of outlines and special cells.
+function legendEntries(scene) {
+  const out = [];
+  const diverging = scene.panels.some((p) => p.cmap !== "grey") || scene.networks.length > 0;
+  if (diverging) {
+    // every diverging panel on a scale of its own (written under it): the bar shows the scale's shape only
+    const own = scene.networks.length === 0 && scene.panels.every((p) => p.cmap === "grey" || p.vmax > 0);
+    out.push({ kind: "bar", ticks: own ? ["−scale", "0", "+scale"] : [fmtTick(-scene.vmax), "0", "+" + fmtTick(scene.vmax)] });
+  }
+  const greys = scene.panels.filter((p) => p.cmap === "grey");
+  if (greys.length) {
+    const top = Math.max(...greys.map((p) => p.vmax || 1));
+    out.push({ kind: "grey", ticks: ["0", fmtTick(top)], label: "picture (greys)" });
+  }
+  const seen = new Set();
+  scene.highlights.forEach((h) => {
+    const key = `${h.role}\u0000${h.label}`;
+    if (seen.has(key) || !everShown(h)) return;
+    seen.add(key);
+    out.push({ kind: "outline", label: h.label, color: h.color, dash: h.dash });
+  });
+  if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) out.push({ kind: "padding", label: "padding" });
+  if (scene.networks.some((w) => w.active)) out.push({ kind: "neuron", label: "neuron being computed" });
+  if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) out.push({ kind: "empty", label: "not computed yet" });
+  return out;
+}
+
+// Whether a highlight outlines a cell of its panel at some frame (one never shown has no place in the legend:
+// a scene hides a highlight by moving its origin off the grid).
+function everShown(h) {
+  const p = h.panel, n = Math.floor(h.origin.length / 3);
+  let rowLo = Infinity, rowHi = -Infinity, colLo = Infinity, colHi = -Infinity;
+  for (let j = 0; j < h.m; j++) {
+    rowLo = Math.min(rowLo, h.stencil[3 * j + 1]); rowHi = Math.max(rowHi, h.stencil[3 * j + 1]);
+    colLo = Math.min(colLo, h.stencil[3 * j + 2]); colHi = Math.max(colHi, h.stencil[3 * j + 2]);
+  }
+  for (let k = 0; k < n; k++) {
+    const r = h.origin[3 * k + 1], c = h.origin[3 * k + 2];
+    if (r + rowHi >= 0 && r + rowLo < p.H && c + colHi >= 0 && c + colLo < p.W) return true;
+  }
+  return false;
+}
+
+// Legend entries placed in lines no wider than `width` (CSS px): [{entry, x, line}], and the number of lines.
+function legendLayout(scene, width, ts, measure) {
+  const sw = 14 * ts, barW = 180 * ts, greyW = 110 * ts;
+  let x = 0, line = 0;
+  const placed = legendEntries(scene).map((e) => {
+    let w;
+    if (e.kind === "bar") w = barW + 28 * ts;
+    else if (e.kind === "grey") w = greyW + 6 * ts + measure(e.label, 400, 12 * ts) + 28 * ts;
+    else w = sw + 6 * ts + measure(e.label, 400, 12 * ts) + 18 * ts;
+    if (x > 0 && x + w > width) { x = 0; line++; }
+    const at = { entry: e, x, line };
+    x += w;
+    return at;
+  });
+  return { placed, lines: placed.length ? line + 1 : 1, sw, barW, greyW };
+}
+
+// Sizes (CSS px) of one row of panels for given slice columns per panel: the largest shared cell for which the
+// row fits maxW (small panels, a kernel, get bigger cells; tall ones the cell their height allows).
+function rowSizes(panels, ncols, maxW, K) {
+  const ts = K.ts, small = SMALL_PANEL_W * ts, cmax = Math.round(CMAX * ts);
+  const rows = panels.map((p, i) => Math.ceil(p.ps / ncols[i]));
+  const hcap = panels.map((p, i) => Math.floor(
+    (K.gridH - rows[i] * (K.labelH + K.colLabH[i]) - (rows[i] - 1) * SLICE_GAP) / (rows[i] * p.H)));
+  const cols = panels.map((p, i) => p.W * ncols[i]);
+  // a small panel (a kernel, a column of scores: a few columns) is kept at least SMALL_PANEL_W wide
+  const isSmall = cols.map((n) => n * CMAX < 2.5 * SMALL_PANEL_W);
+  const cellsFor = (c) => panels.map((p, i) => {
+    const want = isSmall[i] && cols[i] * c < small ? Math.max(c, Math.floor(small / cols[i])) : c;
+    return clamp(Math.min(want, hcap[i]), CMIN, cmax);
+  });
+  const widthOf = (cell) => 2 * PAD + panels.reduce((a, p, i) => a + K.opW[K.first + i] + Math.max(
+    2 * HL_M + ncols[i] * (K.rowLabW[K.first + i] + p.W * cell[i]) + (ncols[i] - 1) * SLICE_GAP_X,
+    K.titleW[K.first + i] + 8, K.noteW[K.first + i] + 6), 0);
+  let c = cmax, cell = cellsFor(c), width = widthOf(cell);
+  while (width > maxW && c > CMIN) { c--; cell = cellsFor(c); width = widthOf(cell); }
+  let worst = Infinity;
+  panels.forEach((p, i) => { if (!isSmall[i]) worst = Math.min(worst, cell[i]); });
+  const height = TITLE_H * ts + Math.max(...panels.map((p, i) => 2 * HL_M + rows[i] * (K.labelH + K.colLabH[i] + p.H * cell[i])
+    + (rows[i] - 1) * SLICE_GAP)) + (panels.some((p, i) => K.noteW[K.first + i]) ? NOTE_H * ts : 0);
+  return { cell, rows, ncols: ncols.slice(), width, height, fits: width <= maxW, worst: worst === Infinity ? cmax : worst };
+}
+
+// The best sizes of panels [first, last) as one row: every choice of slice columns per panel tried.
+function bestRow(panels, first, last, maxW, K) {
+  const part = panels.slice(first, last);
+  const options = part.map((p) => {
     const o = [];
     for (let n = 1; n <= Math.min(p.ps, 4); n++) if (n === 1 || Math.ceil(p.ps / n) < Math.ceil(p.ps / (n - 1))) o.push(n);
     return o;
   });
+  const KK = { ...K, first, colLabH: K.colLabH.slice(first, last) };
   let best = null;
   const visit = (i, ncols) => {
-    if (i === panels.length) {
-      const r = cellSizes(panels, ncols, maxW, opW);
-      const score = Math.min(r.worst, 16) * 1000 - (r.width > maxW ? 500 : 0) - ncols.reduce((a, b) => a + b, 0);
-      if (!best || score > best.score) best = { ...r, ncols: ncols.slice(), score };
+    if (i === part.length) {
+      const r = rowSizes(part, ncols, maxW, KK);
+      const score = r.fits ? Math.min(r.worst, 16 * K.ts) * 1000 - ncols.reduce((a, b) => a + b, 0) : -1e9 - r.width;
+      if (!best || score > best.score) best = { ...r, score, first, last };
       return;
     }
     for (const n of options[i]) { ncols.push(n); visit(i + 1, ncols); ncols.pop(); }
   };
   visit(0, []);
+  return best;
+}
+
+// Rows of panels: one row if its cells are big enough for their numbers; else two or three rows if that makes them
+// so within a height a screen shows; else one row if its cells stay readable; else the rows with the largest cells.
+function panelRows(panels, maxW, K) {
+  const one = bestRow(panels, 0, panels.length, maxW, K);
+  const numbers = NUM_MIN_CELL * K.ts;
+  if (panels.length < 2 || (one.fits && one.worst >= numbers)) return [one];
+  const candidates = [];
+  const splits = (n, k) => { // increasing cut points: k - 1 cuts in 1..n-1
+    const out = [];
+    const rec = (start, left, acc) => {
+      if (left === 0) { out.push(acc.slice()); return; }
+      for (let c = start; c <= n - left; c++) { acc.push(c); rec(c + 1, left - 1, acc); acc.pop(); }
+    };
+    rec(1, k - 1, []);
+    return out;
+  };
+  for (let k = 2; k <= Math.min(3, panels.length); k++) {
+    for (const cuts of splits(panels.length, k)) {
+      const bounds = [0, ...cuts, panels.length];
+      const rows = [];
+      for (let r = 0; r < k; r++) rows.push(bestRow(panels, bounds[r], bounds[r + 1], maxW, K));
+      if (!rows.every((r) => r.fits)) continue;
+      candidates.push({ rows, worst: Math.min(...rows.map((r) => r.worst)),
+        height: rows.reduce((a, r) => a + r.height, 0) + (k - 1) * ROW_GAP });
+    }
+  }
+  // the fewest rows, then the lowest, that print numbers and fit the screen's height
+  const readable = candidates.filter((c) => c.worst >= numbers && c.height <= MAX_SCENE_H * K.ts);
+  if (readable.length) {
+    readable.sort((a, b) => a.rows.length - b.rows.length || a.height - b.height);
+    return readable[0].rows;
+  }
+  if (one.fits && one.worst >= MIN_ROW_CELL) return [one];
+  candidates.sort((a, b) => b.worst - a.worst || a.height - b.height);
+  if (candidates.length) return !one.fits || candidates[0].worst > one.worst + 1 ? candidates[0].rows : [one];
+  // many panels (a backward pass, titles and all): as many panels a row as fit with readable cells, row after row
+  const rows = [];
+  for (let start = 0; start < panels.length;) {
+    let end = start + 1, row = bestRow(panels, start, end, maxW, K);
+    while (end < panels.length) {
+      const wider = bestRow(panels, start, end + 1, maxW, K);
+      if (!wider.fits || wider.worst < Math.min(MIN_ROW_CELL, row.worst)) break;
+      row = wider;
+      end++;
+    }
+    rows.push(row);
+    start = end;
+  }
+  // many rows share the height a screen shows: each row's panels a little lower
+  const KK = { ...K, gridH: Math.max(220 * K.ts, K.gridH / rows.length) };
+  return rows.map((r) => bestRow(panels, r.first, r.last, maxW, KK));
+}
+
+// Layout: cell sizes and positions, all in device pixels. Slices are stacked vertically; a panel whose stack
+// would force tiny cells is wrapped into a few columns of slices. measure(text, weight, px) is a text's width in
+// CSS px: a narrow panel (Flatten's one column) gets a slot as wide as its title, its grid centred in it.
+// ts scales text and cells (presenter mode).
+function layoutScene(scene, cssWidth, dpr, measure = () => 0, ts = 1) {
+  const panels = scene.panels;
+  const maxW = Math.max(240, Math.min(ts > 1 ? MAX_W_PRESENTER : MAX_W, cssWidth));
+  const K = {
+    ts,
+    gridH: MAX_GRID_H * ts,
+    labelH: LABEL_H * ts,
+    opW: panels.map((p, i) => Math.round(p.op ? OP_W * ts : i === 0 ? 0 : GAP_W * ts)),
+    titleW: panels.map((p) => Math.ceil(measure(p.title || "", 600, 14 * ts))),
+    noteW: panels.map((p) => (panelNote(p) ? Math.ceil(measure(panelNote(p), 400, 11 * ts)) : 0)),
+    rowLabW: panels.map((p) => (p.rowLabels.length
+      ? Math.ceil(Math.max(...p.rowLabels.map((t) => measure(t, 400, 11 * ts)))) + Math.round(ROWLAB_GAP * ts) : 0)),
+    colLabH: panels.map((p) => (p.colLabels.length ? COLLAB_H * ts : 0)),
+  };
+  // a row after a first one starts with its operator: the first panel of the scene has none
+  const rowsFit = panels.length ? panelRows(panels, maxW, K) : [];
 
   const d = (v) => Math.round(v * dpr);
-  const L = { dpr, panels: [], ops: [] };
-  const labelD = d(LABEL_H), gapD = d(SLICE_GAP), colGapD = d(SLICE_GAP_X), mD = d(HL_M);
-  let x = d(PAD);
-  let maxH = 0;
-  panels.forEach((p, i) => {
-    const css = best.cell[i], ncol = best.ncols[i], rows = best.rows[i];
-    const cd = Math.max(1, d(css));
-    const g = css >= 8 ? Math.max(1, Math.round(dpr)) : 0; // gap between cells
-    const w = 2 * mD + ncol * p.W * cd + (ncol - 1) * colGapD;
-    const h = 2 * mD + rows * (labelD + p.H * cd) + (rows - 1) * gapD;
-    if (opW[i]) {
-      L.ops.push({ x: x + d(opW[i]) / 2, text: p.op });
-      x += d(opW[i]);
+  const L = { dpr, ts, panels: [], ops: [], rows: [] };
+  const labelD = d(LABEL_H * ts), gapD = d(SLICE_GAP), colGapD = d(SLICE_GAP_X), mD = d(HL_M);
+  let y = d(PAD);
+  let widest = 0;
+  rowsFit.forEach((row, ri) => {
+    const top = y + d(TITLE_H * ts);
+    let x = d(PAD);
+    let maxH = 0;
+    const start = L.panels.length;
+    for (let j = 0; j < row.last - row.first; j++) {
+      const i = row.first + j, p = panels[i];
+      const css = row.cell[j], ncol = row.ncols[j], rows = row.rows[j];
+      const cd = Math.max(1, d(css));
+      const g = css >= 8 ? Math.max(1, Math.round(dpr)) : 0; // gap between cells
+      const rowLabD = d(K.rowLabW[i]), colLabD = d(K.colLabH[i]);
+      const w = 2 * mD + ncol * (rowLabD + p.W * cd) + (ncol - 1) * colGapD;
+      const h = 2 * mD + rows * (labelD + colLabD + p.H * cd) + (rows - 1) * gapD;
+      if (K.opW[i]) {
+        L.ops.push({ x: x + d(K.opW[i]) / 2, row: ri, text: p.op });
+        x += d(K.opW[i]);
+      }
+      const slot = Math.max(w, d(K.titleW[i] + 8), d(K.noteW[i] + 6));
+      L.panels.push({ x: x + Math.round((slot - w) / 2), y: top, w, h, slot, css, cd, g, labelD, gapD, colGapD, mD,
+        rows, ncol, rowLabD, colLabD, row: ri, note: panelNote(p) });
+      x += slot;
+      maxH = Math.max(maxH, h);
     }
-    const slot = Math.max(w, d(titleWidth(p.title || "") + 8));
-    L.panels.push({ x: x + Math.round((slot - w) / 2), y: 0, w, h, slot, css, cd, g, labelD, gapD, colGapD, mD, rows, ncol });
-    x += slot;
-    maxH = Math.max(maxH, h);
+    const noteH = L.panels.slice(start).some((r) => r.note) ? d(NOTE_H * ts) : 0;
+    // big panels share a top line; small ones (a kernel) are centred on the operators
+    L.panels.slice(start).forEach((r) => { r.y = top + (r.h >= 0.6 * maxH ? 0 : Math.round((maxH - r.h) / 2)); });
+    L.rows.push({ top, maxH });
+    y = top + maxH + noteH + (ri + 1 < rowsFit.length ? d(ROW_GAP) : 0);
+    widest = Math.max(widest, x + d(PAD));
   });
-  const top = panels.length ? d(PAD + TITLE_H) : d(PAD);
-  // Big panels share a top line; small ones (a kernel) are centred on the operators.
-  L.panels.forEach((r) => { r.y = top + (r.h >= 0.6 * maxH ? 0 : Math.round((maxH - r.h) / 2)); });
-  L.top = top;
-  L.maxH = maxH;
-  let y = top + maxH + (panels.length ? d(LEGEND_GAP) : 0);
+  L.top = L.rows.length ? L.rows[0].top : d(PAD);
+  L.maxH = L.rows.length ? L.rows[0].maxH : 0;
+  y += panels.length ? d(LEGEND_GAP) : 0;
   let netRight = 0;
   L.networks = (scene.networks || []).map((net) => {
     const maxN = Math.max(...net.sizes);
-    const hCss = clamp(maxN * 30 + 90, 220, 460);
-    const wCss = clamp(180 + net.sizes.length * 190, 420, maxW - 2 * PAD);
+    const hCss = clamp(maxN * 38 + 100, 220, 500) * ts; // room for circles big enough for their numbers
+    const wCss = clamp((180 + net.sizes.length * 190) * ts, 420, maxW - 2 * PAD);
     const r = { x: d(PAD), y, w: d(wCss), h: d(hCss) };
     y += r.h + d(LEGEND_GAP);
     netRight = Math.max(netRight, r.x + r.w + d(PAD));
     return r;
   });
-  L.legendY = L.networks.length ? y : top + maxH + d(LEGEND_GAP);
-  L.width = Math.max(x + d(PAD), netRight, d(600));
-  L.height = L.legendY + d(LEGEND_H);
+  L.width = Math.max(widest, netRight, d(Math.min(600, maxW)));
+  L.legend = legendLayout(scene, L.width / dpr - 2 * PAD, ts, measure);
+  L.legendY = y;
+  L.height = L.legendY + d(LEGEND_LINE_H * ts) * L.legend.lines;
   return L;
 }
 
 // Top-left of cell (sl = slice within page, r, c) inside a panel page image.
 // Slices are placed in reading order: left to right, then top to bottom.
 function cellX(R, p, sl, c) {
-  return R.mD + (sl % R.ncol) * (p.W * R.cd + R.colGapD) + c * R.cd;
+  return R.mD + (sl % R.ncol) * (R.rowLabD + p.W * R.cd + R.colGapD) + R.rowLabD + c * R.cd;
 }
 function cellY(R, p, sl, r) {
-  return R.mD + Math.floor(sl / R.ncol) * (R.labelD + p.H * R.cd + R.gapD) + R.labelD + r * R.cd;
+  return R.mD + Math.floor(sl / R.ncol) * (R.labelD + R.colLabD + p.H * R.cd + R.gapD) + R.labelD + R.colLabD + r * R.cd;
 }
 
 // ---------------------------------------------------------------------------------
@@ -302,7 +482,8 @@ function numberStyle(ctx, p, R) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  const maxF = Math.round(clamp(R.css * 0.34, 9, 13));
+  const ts = R.ts || 1;
+  const maxF = Math.round(clamp(R.css * 0.34, 9, 13 * ts));
   for (const [dec, minF] of [[2, 10], [1, 9], [0, 9]]) {
     for (let f = maxF; f >= minF; f--) {
       ctx.font = `${Math.round(f * dpr)}px ${FONT}`;
@@ -339,7 +520,7 @@ function hatchPattern(ctx, dpr) {
 
 // Draws one page of a panel: labels, slice borders, and every cell (full values or empty).
 function renderPage(scene, p, R, page, full) {
-  const dpr = R.dpr;
+  const dpr = R.dpr, ts = R.ts || 1;
   const cv = makeCanvas(R.w, R.h);
   const ctx = cv.getContext("2d");
   ctx.fillStyle = "#fff";
@@ -348,18 +529,37 @@ function renderPage(scene, p, R, page, full) {
   const num = full ? numberStyle(ctx, p, R) : null;
   const showNum = num !== null;
   const numFont = showNum ? num.font : "";
-  const lut = scene.lut, lutN = scene.lutN, vmax = p.vmax || scene.vmax;
   const pattern = hatchPattern(ctx, dpr);
   const HW = p.H * p.W;
+  const labFont = `${Math.round(11 * ts * dpr)}px ${FONT}`;
   for (let sl = 0; sl < p.ps; sl++) {
     const s = page * p.ps + sl;
     const x0 = cellX(R, p, sl, 0), y0 = cellY(R, p, sl, 0);
     // label
-    ctx.font = `${Math.round(12 * dpr)}px ${FONT}`;
+    ctx.font = `${Math.round(12 * ts * dpr)}px ${FONT}`;
     ctx.fillStyle = "#444";
     ctx.textBaseline = "alphabetic";
     ctx.textAlign = "left";
-    ctx.fillText(fitText(ctx, String(p.labels[s] ?? ""), p.W * cd + R.mD), x0, y0 - Math.round(4 * dpr));
+    const label = String(p.labels[s] ?? "");
+    const fitted = fitText(ctx, label, p.W * cd + R.mD + R.rowLabD);
+    // a label cut to a letter or two says nothing (Flatten's one column): left out
+    if (fitted === label || fitted.length > 3) ctx.fillText(fitted, x0 - R.rowLabD, y0 - R.colLabD - Math.round(4 * dpr));
+    // row labels (left of the rows) and column labels (above the columns), where the cells are tall / wide enough
+    ctx.font = labFont;
+    ctx.fillStyle = "#333";
+    if (p.rowLabels.length && cd >= Math.round(9 * dpr)) {
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      for (let r = 0; r < p.H; r++) ctx.fillText(p.rowLabels[r], x0 - Math.round(ROWLAB_GAP * ts * dpr), y0 + r * cd + (cd - g) / 2);
+    }
+    if (p.colLabels.length) {
+      ctx.textAlign = "center";
+      ctx.textBaseline = "alphabetic";
+      for (let c = 0; c < p.W; c++) {
+        const t = fitText(ctx, p.colLabels[c], cd + Math.round(2 * dpr));
+        if (t !== "…") ctx.fillText(t, x0 + c * cd + (cd - g) / 2, y0 - Math.round(3 * dpr));
+      }
+    }
     // cells
     ctx.font = numFont;
     ctx.textAlign = "center";
@@ -388,12 +588,7 @@ function renderPage(scene, p, R, page, full) {
           continue;
         }
         const v = p.values[i];
-        let rr = 230, gg = 230, bb = 230;
-        if (!Number.isNaN(v) && lutN) {
-          const t = clamp((v + vmax) / (2 * vmax), 0, 1);
-          const li = Math.round(t * (lutN - 1)) * 3;
-          rr = lut[li]; gg = lut[li + 1]; bb = lut[li + 2];
-        }
+        const [rr, gg, bb] = cellRgb(scene, p, v);
         ctx.fillStyle = `rgb(${rr},${gg},${bb})`;
         ctx.fillRect(x, y, cd - g, cd - g);
         if (showNum) {
@@ -417,10 +612,10 @@ function renderPage(scene, p, R, page, full) {
 
 // ---------------------------------------------------------------------------------
 
-// A panel title's width in CSS px (layoutScene's titleWidth), measured in the titles' font (drawStatic).
-function titleWidth(ctx) {
-  return (text) => {
-    ctx.font = `600 14px ${FONT}`;
+// A text's width in CSS px in the player's font (layoutScene's measure): weight 400 or 600, size px.
+function textMeasure(ctx) {
+  return (text, weight, px) => {
+    ctx.font = `${weight} ${px}px ${FONT}`;
     return ctx.measureText(text).width;
   };
 }
@@ -431,12 +626,14 @@ function titleWidth(ctx) {
 // Each keeps its own page images and incremental state (the panels' "current" canvases).
 function createRenderer(scene, L, canvas) {
   const ctx = canvas.getContext("2d");
-  const N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], L.dpr), bg: null }));
+  const ts = L.ts || 1;
+  const N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], L.dpr, ts), bg: null }));
   const P = scene.panels.map((p, i) => ({
-    p, R: { ...L.panels[i], dpr: L.dpr }, full: [], empty: [], order: [],
-    cur: null, curPage: -1, curK: -1, hadHl: false,
+    p, R: { ...L.panels[i], dpr: L.dpr, ts }, full: [], empty: [], order: [],
+    cur: null, curPage: -1, curK: -1, hadHl: false, numbers: null,
   }));
   let needRedraw = true;
+  const fpx = (v) => Math.round(v * ts * L.dpr); // a font size, scaled for presenter mode
 
   function pageAt(p, k) {
     return p.page && k < p.page.length ? clamp(p.page[k], 0, p.nPages - 1) : 0;
@@ -535,7 +732,7 @@ function createRenderer(scene, L, canvas) {
     g.fillStyle = "#fff";
     g.fillRect(R.x, R.y, R.w, R.h);
     g.fillStyle = "#222";
-    g.font = `600 ${d(14)}px ${FONT}`;
+    g.font = `600 ${fpx(14)}px ${FONT}`;
     g.textAlign = "center";
     g.textBaseline = "top";
     g.fillText(fitText(g, net.title, R.w), R.x + R.w / 2, R.y + d(4));
@@ -559,7 +756,7 @@ function createRenderer(scene, L, canvas) {
     }
     g.globalAlpha = 1;
     g.fillStyle = "#333";
-    g.font = `${d(12)}px ${FONT}`;
+    g.font = `${fpx(12)}px ${FONT}`;
     g.textBaseline = "top";
     const L1 = net.sizes.length;
     const colW = L1 > 1 ? (geo.xs[net.offsets[1]] - geo.xs[0]) : R.w;
@@ -567,9 +764,9 @@ function createRenderer(scene, L, canvas) {
       g.fillText(fitText(g, String(net.labels[c] ?? ""), colW - d(6)), geo.xs[net.offsets[c]], geo.bottom + d(4));
     });
     if (net.note) {
-      g.font = `600 ${d(13)}px ${FONT}`;
+      g.font = `600 ${fpx(13)}px ${FONT}`;
       g.fillStyle = "#222";
-      g.fillText(fitText(g, net.note, R.w - d(10)), R.x + R.w / 2, geo.bottom + d(24));
+      g.fillText(fitText(g, net.note, R.w - d(10)), R.x + R.w / 2, geo.bottom + d(24 * ts));
     }
     return cv;
   }
@@ -605,7 +802,13 @@ function createRenderer(scene, L, canvas) {
     }
     const r = geo.radius;
     const showNum = r >= d(11);
-    ctx.font = `${d(r >= d(15) ? 11 : 9)}px ${FONT}`;
+    // the largest font (up to 13 px, scaled in presenter mode) with which "-0.00" fits the circle
+    let f = fpx(13);
+    for (; f > d(9); f--) {
+      ctx.font = `${f}px ${FONT}`;
+      if (ctx.measureText("-0.00").width <= 1.8 * r) break;
+    }
+    ctx.font = `${f}px ${FONT}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     const base = page * net.T;
@@ -642,101 +845,160 @@ function createRenderer(scene, L, canvas) {
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     // titles
     ctx.fillStyle = "#222";
-    ctx.font = `600 ${Math.round(14 * dpr)}px ${FONT}`;
+    ctx.font = `600 ${fpx(14)}px ${FONT}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "alphabetic";
     P.forEach((st) => {
       const R = st.R;
       ctx.fillText(fitText(ctx, st.p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
     });
+    // a panel's own colour scale, under it
+    ctx.fillStyle = "#555";
+    ctx.font = `${fpx(11)}px ${FONT}`;
+    ctx.textBaseline = "top";
+    P.forEach((st) => {
+      const R = st.R;
+      if (R.note) ctx.fillText(fitText(ctx, R.note, R.slot), R.x + R.w / 2, R.y + R.h + Math.round(2 * dpr));
+    });
     // operators
-    ctx.font = `${Math.round(30 * dpr)}px ${FONT}`;
+    ctx.font = `${fpx(30)}px ${FONT}`;
     ctx.fillStyle = "#333";
     ctx.textBaseline = "middle";
-    L.ops.forEach((o) => ctx.fillText(o.text, o.x, L.top + L.maxH / 2));
+    L.ops.forEach((o) => ctx.fillText(o.text, o.x, L.rows[o.row].top + L.rows[o.row].maxH / 2));
     drawLegend();
+  }
+
+  function colourBar(x, y, w, h, rgbAt, ticks) {
+    const n = 256;
+    const img = new ImageData(n, 1);
+    for (let i = 0; i < n; i++) {
+      const [r, g, b] = rgbAt(i / (n - 1));
+      img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 255;
+    }
+    const t = makeCanvas(n, 1);
+    t.getContext("2d").putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(t, 0, 0, n, 1, x, y, w, h);
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = Math.max(1, Math.round(L.dpr));
+    ctx.strokeRect(x, y, w, h);
+    ctx.fillStyle = "#333";
+    ctx.font = `${fpx(12)}px ${FONT}`;
+    ctx.textBaseline = "top";
+    const ty = y + h + Math.round(4 * L.dpr);
+    ctx.textAlign = "left";
+    ctx.fillText(ticks[0], x, ty);
+    if (ticks.length === 3) {
+      ctx.textAlign = "center";
+      ctx.fillText(ticks[1], x + w / 2, ty);
+    }
+    ctx.textAlign = "right";
+    ctx.fillText(ticks[ticks.length - 1], x + w, ty);
   }
 
   function drawLegend() {
     const dpr = L.dpr, d = (v) => Math.round(v * dpr);
-    let x = d(PAD);
-    const y = L.legendY;
-    const barW = d(180), barH = d(12);
-    // gradient bar from the LUT
-    if (scene.lutN) {
-      const img = new ImageData(scene.lutN, 1);
-      for (let i = 0; i < scene.lutN; i++) {
-        img.data[4 * i] = scene.lut[3 * i];
-        img.data[4 * i + 1] = scene.lut[3 * i + 1];
-        img.data[4 * i + 2] = scene.lut[3 * i + 2];
-        img.data[4 * i + 3] = 255;
+    const lg = L.legend;
+    const barH = d(12 * ts), sw = d(lg.sw);
+    const lineH = d(LEGEND_LINE_H * ts);
+    ctx.font = `${fpx(12)}px ${FONT}`;
+    lg.placed.forEach(({ entry: e, x: xCss, line }) => {
+      const x = d(PAD + xCss), y = L.legendY + line * lineH;
+      const my = y + barH / 2;
+      if (e.kind === "bar") {
+        colourBar(x, y, d(lg.barW), barH, (t) => {
+          const li = Math.round(t * (scene.lutN - 1)) * 3;
+          return scene.lutN ? [scene.lut[li], scene.lut[li + 1], scene.lut[li + 2]] : [230, 230, 230];
+        }, e.ticks);
+        return;
       }
-      const t = makeCanvas(scene.lutN, 1);
-      t.getContext("2d").putImageData(img, 0, 0);
-      ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(t, 0, 0, scene.lutN, 1, x, y, barW, barH);
-    }
-    ctx.strokeStyle = "#888";
-    ctx.lineWidth = Math.max(1, Math.round(dpr));
-    ctx.strokeRect(x, y, barW, barH);
-    ctx.fillStyle = "#333";
-    ctx.font = `${d(12)}px ${FONT}`;
-    ctx.textBaseline = "top";
-    const ty = y + barH + d(4);
-    ctx.textAlign = "left";
-    ctx.fillText(fmtTick(-scene.vmax), x, ty);
-    ctx.textAlign = "center";
-    ctx.fillText("0", x + barW / 2, ty);
-    ctx.textAlign = "right";
-    ctx.fillText("+" + fmtTick(scene.vmax), x + barW, ty);
-    // key of highlights and special cells
-    x += barW + d(28);
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    const my = y + barH / 2;
-    const sw = d(14);
-    const item = (drawSwatch, label) => {
-      drawSwatch(x, my - sw / 2);
-      ctx.fillStyle = "#333";
-      ctx.fillText(label, x + sw + d(6), my);
-      x += sw + d(6) + ctx.measureText(label).width + d(18);
-    };
-    const seen = new Set();
-    scene.highlights.forEach((h) => {
-      if (seen.has(h.role)) return;
-      seen.add(h.role);
-      item((sx, sy) => {
-        ctx.strokeStyle = h.color;
+      if (e.kind === "grey") {
+        colourBar(x, y, d(lg.greyW), barH, (t) => [Math.round(t * 255), Math.round(t * 255), Math.round(t * 255)], e.ticks);
+        ctx.font = `${fpx(12)}px ${FONT}`;
+        ctx.fillStyle = "#333";
+        ctx.textAlign = "left";
+        ctx.textBaseline = "middle";
+        ctx.fillText(e.label, x + d(lg.greyW) + d(6 * ts), my);
+        return;
+      }
+      const sx = x, sy = my - sw / 2;
+      if (e.kind === "outline") {
+        ctx.strokeStyle = e.color;
         ctx.lineWidth = d(2.5);
-        ctx.setLineDash(h.dash.map((v) => v * dpr));
+        ctx.setLineDash(e.dash.map((v) => v * dpr));
         ctx.strokeRect(sx, sy, sw, sw);
         ctx.setLineDash([]);
-      }, h.role);
-    });
-    if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) {
-      item((sx, sy) => {
+      } else if (e.kind === "padding") {
         ctx.fillStyle = hatchPattern(ctx, dpr);
         ctx.fillRect(sx, sy, sw, sw);
-      }, "padding");
-    }
-    if (scene.networks.some((w) => w.active)) {
-      item((sx, sy) => {
+      } else if (e.kind === "neuron") {
         ctx.beginPath();
         ctx.arc(sx + sw / 2, sy + sw / 2, sw / 2 - d(1.5), 0, 2 * Math.PI);
         ctx.strokeStyle = scene.colors.output || "#000";
         ctx.lineWidth = d(2.5);
         ctx.stroke();
-      }, "neuron being computed");
-    }
-    if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) {
-      item((sx, sy) => {
+      } else if (e.kind === "empty") {
         ctx.fillStyle = EMPTY_EDGE;
         ctx.fillRect(sx, sy, sw, sw);
         ctx.fillStyle = EMPTY_FILL;
         ctx.fillRect(sx + d(1), sy + d(1), sw - 2 * d(1), sw - 2 * d(1));
-      }, "not computed yet");
-    }
+      }
+      ctx.font = `${fpx(12)}px ${FONT}`;
+      ctx.fillStyle = "#333";
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      ctx.fillText(e.label, sx + sw + d(6 * ts), my);
+    });
   }
+
+  // The cells [slice, row, col] highlight h outlines at frame k on its panel's current page.
+  function highlightCells(h, k, st) {
+    const p = st.p;
+    if (k * 3 + 2 >= h.origin.length) return [];
+    const o0 = h.origin[3 * k], o1 = h.origin[3 * k + 1], o2 = h.origin[3 * k + 2];
+    const s0 = pageAt(p, k) * p.ps;
+    const out = [];
+    for (let j = 0; j < h.m; j++) {
+      const s = o0 + h.stencil[3 * j], r = o1 + h.stencil[3 * j + 1], c = o2 + h.stencil[3 * j + 2];
+      if (s < s0 || s >= s0 + p.ps || r < 0 || r >= p.H || c < 0 || c >= p.W) continue;
+      out.push([s, r, c]);
+    }
+    return out;
+  }
+
+  // Whether a panel prints its numbers in its cells (decided once, as its pages are drawn).
+  function printsNumbers(st) {
+    if (st.numbers === null) st.numbers = numberStyle(makeCanvas(1, 1).getContext("2d"), st.p, st.R) !== null;
+    return st.numbers;
+  }
+
+  // The numbers of the lit cells of panels too small to print them, as text for the readout under the canvas:
+  // "values read from x[3,0] (0, 0): 3.22, 3.15, … (64 values)  ·  output written at out[3,0] (3, 3): 0.05";
+  // "" if every lit panel prints its own numbers.
+  function litText(k) {
+    const parts = [];
+    scene.highlights.forEach((h) => {
+      const st = P[h.panel.index];
+      if (printsNumbers(st)) return;
+      const cells = highlightCells(h, k, st);
+      if (!cells.length) return;
+      const p = st.p, HW = p.H * p.W;
+      const values = cells.slice(0, READOUT_MAX).map(([s, r, c]) => {
+        const i = s * HW + r * p.W + c;
+        if (p.padding && p.padding[i]) return "pad";
+        if (p.reveal && p.reveal[i] > k) return "…";
+        return formatValue(p.values[i], 2);
+      });
+      const more = cells.length > READOUT_MAX ? `, … (${cells.length} values)` : "";
+      const [s, r, c] = cells[0];
+      const where = `${p.labels[s] ?? p.name}${p.H * p.W > 1 ? ` (${r}, ${c})` : ""}`;
+      parts.push(`${h.label} ${cells.length > 1 ? "from" : "at"} ${where}: ${values.join(", ")}${more}`);
+    });
+    return parts.join("  ·  ");
+  }
+
+  // Whether some outline may fall on a panel that does not print its numbers: the readout is shown.
+  const hasReadout = scene.highlights.some((h) => !printsNumbers(P[h.panel.index]));
 
   function highlightRects(h, k, st) {
     const p = st.p, R = st.R;
@@ -797,7 +1059,7 @@ function createRenderer(scene, L, canvas) {
     return false;
   }
 
-  return { draw, drawStatic, warmOne };
+  return { draw, drawStatic, warmOne, litText, hasReadout };
 }
 
 // ---------------------------------------------------------------------------------
@@ -865,10 +1127,10 @@ function wrapText(ctx, text, width) {
 
 // An offscreen canvas showing frames [start, stop) of `scene` laid out `cssWidth` wide, with a
 // caption box under the picture tall enough for the longest of their captions.
-function createCamera(scene, cssWidth, start, stop) {
+function createCamera(scene, cssWidth, start, stop, ts = 1) {
   const canvas = makeCanvas(1, 1);
   const ctx = canvas.getContext("2d", { willReadFrequently: true }); // every frame is read back
-  const L = layoutScene(scene, cssWidth, 1, titleWidth(ctx));
+  const L = layoutScene(scene, cssWidth, 1, textMeasure(ctx), ts);
   const textW = L.width - 2 * PAD - CAPTION_BAR - 20;
   ctx.font = CAPTION_FONT;
   const lines = new Map();
@@ -985,6 +1247,16 @@ function pngOf(camera, k) {
   return new Promise((resolve) => camera.canvas.toBlob(resolve, "image/png"));
 }
 
+// Presenter mode asked for by the page's address: ?presenter=1 (or true, yes, on), or #presenter.
+function presenterFromUrl() {
+  try {
+    const v = new URLSearchParams(window.location.search).get("presenter");
+    return (v !== null && /^(1|true|yes|on)$/i.test(v)) || /(^#|[#&])presenter\b/.test(window.location.hash);
+  } catch (err) {
+    return false;
+  }
+}
+
 function sizeText(bytes) {
   return bytes < 1e6 ? `${Math.max(1, Math.round(bytes / 1e3))} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -1003,6 +1275,7 @@ export default {
     root.innerHTML = `
       <div class="lvp-title"></div>
       <div class="lvp-stage"><canvas class="lvp-canvas" role="img"></canvas></div>
+      <div class="lvp-readout" hidden></div>
       <div class="lvp-controls">
         <button type="button" class="lvp-btn lvp-first" aria-label="First frame" title="First frame (Home)">${svgIcon("first")}</button>
         <button type="button" class="lvp-btn lvp-back" aria-label="Step back" title="Step back (←)">${svgIcon("back")}</button>
@@ -1014,6 +1287,8 @@ export default {
         <label class="lvp-speed">Speed
           <select class="lvp-fps" aria-label="Speed in frames per second"></select>
         </label>
+        <button type="button" class="lvp-presenter-btn" aria-pressed="false"
+          title="Presenter mode: larger numbers and labels, for a projector (or add ?presenter=1 to the page's address)">Presenter</button>
       </div>
       <div class="lvp-caption" aria-live="polite" aria-atomic="true"></div>
       <div class="lvp-export" role="group" aria-label="Save">
@@ -1031,7 +1306,7 @@ export default {
     const btnFirst = $(".lvp-first"), btnBack = $(".lvp-back"), btnPlay = $(".lvp-play");
     const btnFwd = $(".lvp-forward"), btnLast = $(".lvp-last");
     const slider = $(".lvp-slider"), counter = $(".lvp-counter"), fpsSel = $(".lvp-fps");
-    const captionEl = $(".lvp-caption");
+    const captionEl = $(".lvp-caption"), readoutEl = $(".lvp-readout"), btnPresenter = $(".lvp-presenter-btn");
     const exportRow = $(".lvp-export"), progressEl = $(".lvp-progress"), btnCancel = $(".lvp-cancel");
     const exportStatus = $(".lvp-export-status");
     const saveButtons = [...root.querySelectorAll(".lvp-save[data-kind]")];
@@ -1050,12 +1325,31 @@ export default {
     let kernelFrame = model.get("frame"); // the value the kernel knows
     let drawn = 0;
     let layoutWidth = 0;
+    let presenter = presenterFromUrl();
     let captionK = -1;
     let destroyed = false;
     let job = null; // the export under way: {kind, cancelled, since}
     let downloadUrl = null; // the last export's file, kept for its link
     const stats = { draws: 0, drawMs: 0 }; // for benchmarks: root.__layerviz
     root.__layerviz = stats;
+
+    // The width a scene may take: the stage's, whole pixels only (a canvas wider by a fraction would scroll).
+    function stageWidth() {
+      const w = Math.floor(stage.getBoundingClientRect().width);
+      return w > 0 ? w : MAX_W;
+    }
+
+    function textScale() {
+      return presenter ? PRESENTER_SCALE : 1;
+    }
+
+    function setPresenter(on) {
+      presenter = on;
+      root.classList.toggle("lvp-presenter", on);
+      btnPresenter.setAttribute("aria-pressed", String(on));
+      btnPresenter.classList.toggle("lvp-on", on);
+      root.dataset.presenter = String(on);
+    }
 
     // ---- speed select
     function fillFps() {
@@ -1086,7 +1380,8 @@ export default {
       renderer = null;
       drawnK = -1;
       const dpr = window.devicePixelRatio || 1;
-      layoutWidth = root.clientWidth || MAX_W;
+      layoutWidth = stageWidth();
+      readoutEl.hidden = true;
       if (!scene || scene.n === 0) {
         canvas.width = 1; canvas.height = 1;
         canvas.style.width = "0px"; canvas.style.height = "0px";
@@ -1095,13 +1390,18 @@ export default {
         root.dataset.ready = "1";
         return;
       }
-      const L = layoutScene(scene, layoutWidth - 2, dpr, titleWidth(ctx));
+      const L = layoutScene(scene, layoutWidth, dpr, textMeasure(ctx), textScale());
       canvas.width = L.width;
       canvas.height = L.height;
-      canvas.style.width = `${L.width / dpr}px`;
-      canvas.style.height = `${L.height / dpr}px`;
+      // never wider than the player: what the layout could not fit is scaled down as a whole
+      const cssW = L.width / dpr, shown = Math.min(cssW, layoutWidth);
+      canvas.style.width = `${shown}px`;
+      canvas.style.height = `${(L.height / dpr) * (shown / cssW)}px`;
+      root.dataset.sceneWidth = String(Math.round(cssW));
       const built = createRenderer(scene, L, canvas);
       renderer = built;
+      readoutEl.hidden = !built.hasReadout;
+      readoutEl.textContent = "";
       renderer.drawStatic();
       schedule();
       // Pre-render the other pages in the background, two at a time.
@@ -1124,6 +1424,10 @@ export default {
       root.dataset.drawn = String(drawn);
       window.__layerviz_draws = (window.__layerviz_draws || 0) + 1;
       updateCaption(k);
+      if (renderer.hasReadout) {
+        const lit = renderer.litText(k);
+        readoutEl.textContent = lit ? `Lit cells: ${lit}` : "Lit cells: none on this frame";
+      }
       if (!root.dataset.ready) root.dataset.ready = "1";
     }
 
@@ -1262,7 +1566,7 @@ export default {
       exportStatus.textContent = stop - start > 1 ? `Making ${name} (${stop - start} frames)…` : "";
       const progress = (done) => { progressEl.value = done; };
       try {
-        const camera = createCamera(exported, layoutWidth - 2, start, stop);
+        const camera = createCamera(exported, layoutWidth, start, stop, textScale());
         let blob;
         if (kind === "gif") blob = await encodeGif(camera, start, stop, Math.max(2, Math.round(100 / fps)), thisJob, progress);
         else if (kind === "webm") blob = await recordWebm(camera, start, stop, fps, thisJob, progress);
@@ -1280,6 +1584,12 @@ export default {
     }
 
     for (const b of saveButtons) b.addEventListener("click", () => runExport(b.dataset.kind));
+    btnPresenter.addEventListener("click", (e) => {
+      e.preventDefault();
+      setPresenter(!presenter);
+      // the player's width changes with the mode (CSS): lay out once it has
+      requestAnimationFrame(() => { if (!destroyed) build(); });
+    });
     btnCancel.addEventListener("click", () => { if (job) job.cancelled = true; });
 
     // ---- events
@@ -1305,7 +1615,7 @@ export default {
     root.addEventListener("keydown", (e) => {
       if (e.altKey || e.ctrlKey || e.metaKey) return;
       const tgt = e.target;
-      if (tgt === fpsSel || exportRow.contains(tgt)) return;
+      if (tgt === fpsSel || tgt === btnPresenter || exportRow.contains(tgt)) return;
       if (tgt === slider && SLIDER_KEYS.has(e.key)) return; // the slider moves itself
       switch (e.key) {
         case " ":
@@ -1355,14 +1665,16 @@ export default {
       if (resizeRaf) return;
       resizeRaf = requestAnimationFrame(() => {
         resizeRaf = 0;
-        const w = root.clientWidth;
-        if (w && Math.abs(Math.min(w, MAX_W) - Math.min(layoutWidth, MAX_W)) > 16) build();
+        const w = stageWidth();
+        const cap = presenter ? MAX_W_PRESENTER : MAX_W;
+        if (w && (w < layoutWidth || Math.abs(Math.min(w, cap) - Math.min(layoutWidth, cap)) > 16)) build();
       });
     });
     ro.observe(root);
 
     fps = clamp(model.get("fps") | 0, 1, 60);
     fillFps();
+    setPresenter(presenter);
     loadScene();
     if (model.get("playing")) setPlaying(true, false);
 

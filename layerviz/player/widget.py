@@ -42,7 +42,8 @@ def encode_scene(scene: Scene) -> dict:
     reveal int32, page int32, highlight origin ``(n, 3)`` and stencil ``(m, 3)`` int32,
     LUT ``(256, 3)`` uint8); captions become one UTF-8 blob plus ``n + 1`` int32 byte
     offsets (caption ``k`` is ``blob[off[k]:off[k + 1]]``). Absent optional arrays are
-    ``None``. Shapes and text are plain JSON. ``networks`` (an empty list for scenes without
+    ``None``. Shapes and text are plain JSON: a panel's ``cmap`` (``diverging`` or ``grey``), ``row_labels``
+    and ``col_labels``, a highlight's ``label`` (the legend's words for it). ``networks`` (an empty list for scenes without
     any; a reader treats a missing key the same) holds each :class:`~layerviz.scene.Network`:
     values ``(P, T)`` float32, every weight matrix flattened row-major one after the other
     (float32, NaN: no line), reveal ``(P, T)``, page and active ``(n_frames,)`` int32.
@@ -64,6 +65,9 @@ def encode_scene(scene: Scene) -> dict:
                 "reveal": None if grid.reveal is None else _le(grid.reveal, "i4"),
                 "page": None if grid.page is None else _le(grid.page, "i4"),
                 "vmax": None if grid.vmax is None else float(grid.vmax),
+                "cmap": grid.cmap,
+                "row_labels": list(grid.row_labels),
+                "col_labels": list(grid.col_labels),
             }
         )
     names = [grid.name for grid in scene.panels]
@@ -76,6 +80,7 @@ def encode_scene(scene: Scene) -> dict:
                 "panel": hl.panel,
                 "panel_index": names.index(hl.panel),
                 "role": hl.role,
+                "label": hl.legend,
                 "color": HIGHLIGHT_COLORS.get(hl.role, "#000000"),
                 "dash": list(HIGHLIGHT_DASHES.get(hl.role, ())),
                 "origin": _le(origin, "i4"),

@@ -35,12 +35,12 @@ def test_canvas_draws_and_a_step_changes_the_frame(anatomy_page):
     player.scroll_into_view_if_needed()
     assert canvas_ink(anatomy_page, f"{EXPLORER_PLAYER} canvas") > 1000
     caption = player.locator("[aria-live]")
-    assert caption.inner_text().startswith("layer 1/4 Dense(2, 8, activation='relu'): z[0] = ")
+    assert caption.inner_text().startswith("layer 1/3 (hidden) Dense(2, 8, activation='relu'): z[0] = ")
     before = canvas_pixels(anatomy_page)
     drawn = int(player.get_attribute("data-drawn"))
     player.get_by_label("Step forward").click()
     anatomy_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '1'", arg=EXPLORER_PLAYER)
-    assert caption.inner_text().startswith("layer 1/4 Dense(2, 8, activation='relu'): z[1] = ")
+    assert caption.inner_text().startswith("layer 1/3 (hidden) Dense(2, 8, activation='relu'): z[1] = ")
     anatomy_page.wait_for_function("([sel, n]) => Number(document.querySelector(sel).dataset.drawn) > n",
                                    arg=[EXPLORER_PLAYER, drawn])
     after = canvas_pixels(anatomy_page)

@@ -39,10 +39,11 @@ def test_canvas_draws_and_a_step_changes_the_frame(cnn_page):
     assert player.get_attribute("data-n-frames") == "912"
     assert canvas_ink(cnn_page, f"{EXPLORER_PLAYER} canvas") > 1000
     caption = player.locator("[aria-live]")
-    assert caption.inner_text().startswith("layer 1/6 Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)): out[0,0,0,0] = ")
+    assert caption.inner_text().startswith(
+        "layer 1/2 (hidden) Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1)): out[0,0,0,0] = ")
     player.get_by_label("Last frame").click()
     cnn_page.wait_for_function("sel => document.querySelector(sel).dataset.frame === '911'", arg=EXPLORER_PLAYER)
-    assert caption.inner_text().startswith("layer 6/6 Softmax(dim=-1): out[0,:] = softmax(x[0,:])")
+    assert caption.inner_text().startswith("layer 2/2 (output), softmax step Softmax(dim=-1): out[0,:] = softmax(x[0,:])")
 
 
 def test_changing_the_digit_recomputes(cnn_page):

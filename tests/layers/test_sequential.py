@@ -93,10 +93,13 @@ def test_nested_frames_and_boundaries():
         assert trace.offsets[i] <= k < trace.offsets[i + 1]
         assert frame.inner.index == k - trace.offsets[i]
         assert frame.layer is model[i]
-        assert frame.narration == f"layer {i + 1}/4 {model[i]!r}: {frame.inner.narration}"
+        # the layers with weights are counted (2: 1 hidden, 1 output); ReLU and Softmax are steps inside them
+        prefix = {0: "layer 1/2 (hidden) ", 1: "layer 1/2 (hidden), activation step ", 2: "layer 2/2 (output) ",
+                  3: "layer 2/2 (output), softmax step "}[i]
+        assert frame.narration == f"{prefix}{model[i]!r}: {frame.inner.narration}"
         assert trace[k].narration == frame.narration
         assert trace[k - len(trace)].narration == frame.narration
-    assert frames[16].narration.startswith("layer 3/4 Linear(4, 3): out[0,0] = ")
+    assert frames[16].narration.startswith("layer 2/2 (output) Linear(4, 3): out[0,0] = ")
     # the second Linear reads the ReLU's output
     np.testing.assert_array_equal(frames[16].inner.x, np.maximum(model[0](x), 0)[0])
     with pytest.raises(IndexError):
@@ -143,7 +146,8 @@ def test_neuron_scene_of_an_mlp():
     scene = trace.scene()
     net = scene.networks[0]
     assert net.sizes == (2, 3, 2)
-    assert net.column_labels == ("input layer (2)", "hidden layer 1 (3)", "output layer (2)")
+    # the softmax is a step of the output layer, whose neurons show its probabilities
+    assert net.column_labels == ("input layer (2)", "hidden layer 1 (3)", "output layer (2) + softmax")
     assert net.note == "number of layers = hidden layers + output layer = 1 + 1 = 2"
     np.testing.assert_allclose(net.values[1, 5:], trace.output[1])
     for k, frame in enumerate(trace):
@@ -198,4 +202,4 @@ def test_existing_layers_nest():
     assert isinstance(trace, SequentialTrace)
     assert trace.output.shape == (2, 2, 2)
     assert len(trace) == 2 * 4 * 4 + 2 * 2 * 2
-    assert trace[32].narration.startswith("layer 2/2 MaxPool2d")
+    assert trace[32].narration.startswith("layer 1/1 (output), pooling step MaxPool2d")
