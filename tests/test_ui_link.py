@@ -61,7 +61,7 @@ def test_every_kind_of_control_is_read_from_the_address(address):
 
 
 def test_bad_values_in_the_address_are_ignored_with_a_message(address):
-    address("stride=9&padding=7&dilation=two&color=red&token=SECRET&voila-theme=dark&kernel_size=2")
+    address("stride=9&padding=7&dilation=two&color=red&token=SECRET&voila-theme=dark&presenter=1&kernel_size=2")
     explorer = conv_explorer()
     assert explorer.controls["kernel_size"].value == 2  # the good one is used
     assert explorer.controls["stride"].value == 1 and explorer.controls["padding"].value == 0
@@ -71,7 +71,7 @@ def test_bad_values_in_the_address_are_ignored_with_a_message(address):
     assert "padding=7: padding must be one of 0, 1, 2, 3, same, valid" in note
     assert "dilation=two: dilation must be a whole number" in note
     assert "color: there is no such setting here (the settings are input, digit, size, in_channels" in note
-    assert "token" not in note and "theme" not in note and "Traceback" not in note
+    assert "token" not in note and "theme" not in note and "presenter" not in note and "Traceback" not in note
     assert explorer.error.value == ""
 
 
@@ -171,3 +171,21 @@ def test_setting_several_values_draws_once(address, monkeypatch):
     monkeypatch.setattr(explorer, "_build", lambda values: calls.append(values) or layerviz.ui.conv.build_conv(values))
     explorer.set_values({"stride": 2, "padding": 1, "kernel_size": 2})
     assert len(calls) == 1 and explorer.trace.output.shape == (1, 5, 5)
+
+
+def test_the_link_carries_the_backward_pass(address, monkeypatch):
+    """A teacher on the backward pass hands out a link that opens on it: ``?stride=2&pass=backward``."""
+    explorer = conv_explorer()
+    explorer.controls["stride"].value = 2
+    explorer.direction.value = "backward"
+    assert explorer.link.query == "?stride=2&pass=backward"
+    address(explorer.link.query.lstrip("?"))
+    opened = conv_explorer()
+    assert opened.direction.value == "backward" and opened.controls["stride"].value == 2
+    assert opened.shown is opened.backward_trace and opened.backward_trace.forward is opened.trace
+    assert opened.player.n_frames == len(opened.backward_trace) != len(opened.trace)
+    # a preheated kernel told later sets both and draws once, on the backward pass
+    opened.link.apply("pass=forward&stride=1")
+    assert opened.direction.value == "forward" and opened.shown is opened.trace and opened.trace.layer.stride == (1, 1)
+    opened.link.apply("pass=sideways")
+    assert "pass=sideways: pass must be one of forward, backward" in opened.link.widget.note

@@ -20,7 +20,7 @@ from layerviz.layers.batchnorm import (
     BatchNormTrace,
     _BatchNorm,
 )
-from layerviz.ui.explorer import Explorer
+from layerviz.ui.explorer import Explorer, Upstream, fixed_gradient
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn: a kernel that draws none saves ~30 MB
     from layerviz.mpl import PngFigure
@@ -31,6 +31,11 @@ MODES = ("train", "eval")
 EPS_CHOICES = (("1e-05", 1e-5), ("0.001", 1e-3), ("0.1", 0.1), ("1", 1.0))
 #: Dropdown values are strings: ipywidgets reads a None value as "nothing selected".
 MOMENTUM_CHOICES = (("0.1", "0.1"), ("0.5", "0.5"), ("1", "1"), ("None (average)", "None"))
+
+#: The backward switch's upstream gradient: varied numbers. With dL/dout = 1 everywhere a training batch would get
+#: dL/dx = 0 and dL/dγ = 0: a normalized channel always sums to the same, whatever x and γ.
+UPSTREAM = Upstream("dL/dout: fixed numbers between −1 and 1 (with 1 everywhere, training mode would give "
+                    "dL/dx = 0: a normalized channel always sums to the same)", fixed_gradient)
 
 #: Okabe-Ito colours, one per channel (colour-blind safe, as the player's highlights).
 CHANNEL_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -203,7 +208,7 @@ def batchnorm_explorer(**initial: Any) -> Explorer:
               ["input", "mean", "scale", "seed"],
               ["mode", "warmup", "momentum", "track_running_stats"],
               ["eps", "affine", "gamma", "beta"]]
-    return Explorer(controls, build_batchnorm, describe_batchnorm, layout)
+    return Explorer(controls, build_batchnorm, describe_batchnorm, layout, backward=UPSTREAM)
 
 
 # -- notebook helpers ----------------------------------------------------------------------------

@@ -114,11 +114,13 @@ class PredictNext:
     """"Predict the next value": the student types the number the next step computes, then checks.
 
     Bound to an explorer: the question is the first frame after the one its player shows that asks one
-    (see :func:`question`). The answer box starts empty; Check with nothing typed (or not a number) says
-    so and judges nothing. Checking says right or wrong, names the step and shows its arithmetic, and
-    steps the player to that frame, so the picture shows what was just computed; the next question
-    appears with an empty answer box. Any other change of question (the student steps the player, new
-    settings) clears the verdict, which is then about a question no longer asked.
+    (see :func:`question`), in the trace the player shows (``explorer.shown``: the forward pass, or the
+    backward pass when the explorer's switch shows it; ``explorer.trace`` for an object without ``shown``).
+    The answer box starts empty; Check with nothing typed (or not a number) says so and judges nothing.
+    Checking says right or wrong, names the step and shows its arithmetic, and steps the player to that frame,
+    so the picture shows what was just computed; the next question appears with an empty answer box. Any other
+    change of question (the student steps the player, new settings) clears the verdict, which is then about a
+    question no longer asked.
 
     The wiring is testable without a browser: set ``answer.value`` (a text), call ``check()``, read
     ``feedback.value``.
@@ -150,14 +152,19 @@ class PredictNext:
         # the explorer calls refresh() itself when it shows a new trace
         explorer.player.observe(explorer.guard(lambda _change: self.refresh()), names="frame")
 
+    def _shown(self) -> Any:
+        """The trace the explorer's player shows."""
+        shown = getattr(self._explorer, "shown", None)
+        return shown if shown is not None else self._explorer.trace
+
     def _question(self, k: int) -> Question | None:
         """Frame ``k``'s question, remembered for the trace shown (stepping on does not rebuild frames)."""
         if k not in self._questions:
-            self._questions[k] = question(self._explorer.trace[k])
+            self._questions[k] = question(self._shown()[k])
         return self._questions[k]
 
     def _first_from(self, start: int) -> int | None:
-        trace = self._explorer.trace
+        trace = self._shown()
         for k in range(start, min(len(trace), start + LOOK_AHEAD)):
             if self._question(k) is not None:
                 return k
@@ -165,7 +172,7 @@ class PredictNext:
 
     def refresh(self) -> None:
         """Ask about the first frame after the current one that asks something."""
-        trace, current = self._explorer.trace, self._explorer.player.frame
+        trace, current = self._shown(), self._explorer.player.frame
         if trace is not self._trace:
             self._trace, self._questions = trace, {}
         before = (self.frame, self.asked)
@@ -204,7 +211,7 @@ class PredictNext:
             return None
         frame, asked = self.frame, self.asked
         right = is_right(typed, asked.shown)
-        narration = self._explorer.trace[frame].narration
+        narration = self._shown()[frame].narration
         said = "" if right else f"You said {html.escape(typed.strip())}; the answer is {asked.shown}. "
         verdict = _feedback(right, f"Step {frame + 1}: {said}<code>{html.escape(narration)}</code>")
         self._checking = True
@@ -214,6 +221,45 @@ class PredictNext:
             self._checking = False
         self.feedback.value = verdict
         return right
+
+
+class TraceCheck:
+    """A lesson's own trace (a worked example's backward pass) played with "predict the next value" under it.
+
+    The same check as under an explorer's player (:class:`PredictNext`), for a trace built in the notebook:
+    display it (``predict_next(btrace)``) instead of ``btrace.player()``. ``player`` is the trace's
+    :class:`~layerviz.player.Player`, ``predict`` the check; a failure shows as a message under them.
+    """
+
+    def __init__(self, trace: Any) -> None:
+        from layerviz.player import Player
+
+        self.trace = self.shown = trace
+        self.error = widgets.HTML()
+        self.player = Player(trace.scene())
+        self.predict = PredictNext(self)
+        self.predict.refresh()
+        self.widget = widgets.VBox([self.player, self.predict.widget, self.error])
+        self.widget.add_class("layerviz-trace-check")
+
+    def guard(self, callback: Any) -> Any:
+        return guarded(callback, self._show_error)
+
+    def _show_error(self, message: str) -> None:
+        self.error.value = f'<div role="alert">⚠ {html.escape(message)}</div>'
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return f"<TraceCheck: {self.trace!r}>"
+
+
+def predict_next(trace: Any) -> TraceCheck:
+    """``trace``'s player with "predict the next value" under it (display it in a notebook cell)."""
+    return TraceCheck(trace)
 
 
 def _parse_shape(text: str) -> tuple[int, ...] | None:

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 from layerviz import data
 from layerviz.layers import Conv2d
 from layerviz.layers.conv import ConvTrace
-from layerviz.ui.explorer import Explorer
+from layerviz.ui.explorer import ONES, Explorer
 
 INPUTS = data.SOURCES
 PADDINGS = (0, 1, 2, 3, "same", "valid")
@@ -59,7 +59,10 @@ def describe_conv(trace: ConvTrace) -> str:
 
 
 def conv_explorer(**initial: Any) -> Explorer:
-    """An :class:`Explorer` of :class:`~layerviz.Conv2d`; keyword arguments set the controls' first values."""
+    """An :class:`Explorer` of :class:`~layerviz.Conv2d`; keyword arguments set the controls' first values.
+
+    Its forward | backward switch shows the gradients for dL/dout = 1 everywhere (:data:`~layerviz.ui.explorer.ONES`).
+    """
     style = {"description_width": "initial"}
     narrow = widgets.Layout(width="190px")
     controls = {
@@ -83,4 +86,4 @@ def conv_explorer(**initial: Any) -> Explorer:
     layout = [["input", "digit", "size", "upload"],
               ["in_channels", "out_channels", "kernel_size", "stride"],
               ["padding", "dilation", "groups", "bias", "seed"]]
-    return Explorer(controls, build_conv, describe_conv, layout)
+    return Explorer(controls, build_conv, describe_conv, layout, backward=ONES)

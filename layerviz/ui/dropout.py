@@ -8,7 +8,7 @@ import ipywidgets as widgets
 
 from layerviz import data
 from layerviz.layers.dropout import Dropout, DropoutTrace
-from layerviz.ui.explorer import Explorer
+from layerviz.ui.explorer import ONES, Explorer
 
 INPUTS = ("digit", "photo", "random")
 MODES = ("train", "eval")
@@ -78,4 +78,4 @@ def dropout_explorer(**initial: Any) -> DropoutExplorer:
     for name, value in initial.items():
         controls[name].value = value
     layout = [["input", "digit", "size"], ["p", "mode"], ["seed", "resample"]]
-    return DropoutExplorer(controls, build_dropout, describe_dropout, layout)
+    return DropoutExplorer(controls, build_dropout, describe_dropout, layout, backward=ONES)

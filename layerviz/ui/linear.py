@@ -9,7 +9,7 @@ import numpy as np
 
 from layerviz.layers import Dense, Linear
 from layerviz.layers.linear import LinearTrace
-from layerviz.ui.explorer import Explorer
+from layerviz.ui.explorer import ONES, Explorer
 
 ACTIVATIONS = ("none (Linear)", "relu", "sigmoid", "tanh")
 INPUTS = ("typed", "random", "ones")
@@ -101,4 +101,4 @@ def linear_explorer(**initial: Any) -> Explorer:
 
     controls["in_features"].observe(follow_in_features, names="value")
     layout = [["in_features", "out_features", "activation", "bias"], ["input", "x", "seed", "view"]]
-    return Explorer(controls, build_linear, describe_linear, layout)
+    return Explorer(controls, build_linear, describe_linear, layout, backward=ONES)

@@ -33,8 +33,8 @@ from layerviz.ui.copyable import LinkBox
 
 log = logging.getLogger("layerviz")
 
-#: Query arguments that belong to the server, not to an explorer.
-SERVER_ARGUMENTS = ("token", "template", "theme")
+#: Query arguments that belong to the server or to the page (the player's presenter mode), not to an explorer.
+SERVER_ARGUMENTS = ("token", "template", "theme", "presenter")
 #: The longest text a link may put in a text box.
 MAX_TEXT = 200
 #: Choices that stand for something a link cannot carry: an uploaded picture stays on the computer it came from.
@@ -218,14 +218,19 @@ class SettingsLink:
 
     def __init__(self, explorer: Any) -> None:
         self._explorer = explorer
-        self.defaults = {name: control.value for name, control in explorer.controls.items() if linkable(control)}
+        self.defaults = {name: control.value for name, control in self._controls.items() if linkable(control)}
         self.widget = LinkBox()
         self.widget.add_class("layerviz-link")
 
     @property
+    def _controls(self) -> Mapping[str, widgets.Widget]:
+        """What a link carries: ``explorer.linked`` (the settings and the forward | backward switch) if it has it."""
+        return getattr(self._explorer, "linked", self._explorer.controls)
+
+    @property
     def query(self) -> str:
         """The query string of the settings on screen (``""`` when all are the first ones)."""
-        return encode(self._explorer.controls, self.defaults)
+        return encode(self._controls, self.defaults)
 
     def refresh(self) -> None:
         self.widget.query = self.query
@@ -236,14 +241,14 @@ class SettingsLink:
         Called before the explorer's first drawing: settings known now are set without a redraw."""
         query = when_query(self._explorer.guard(self.apply))
         if query:
-            asked, ignored = decode(self._explorer.controls, query)
+            asked, ignored = decode(self._controls, query)
             for name, value in asked.items():
-                self._explorer.controls[name].value = value
+                self._controls[name].value = value
             self.widget.note = note(ignored)
 
     def apply(self, query: str) -> None:
         """Set the controls ``query`` asks for and redraw once; name the arguments ignored."""
-        asked, ignored = decode(self._explorer.controls, query)
+        asked, ignored = decode(self._controls, query)
         self.widget.note = note(ignored)
         if asked:
             self._explorer.set_values(asked)

@@ -18,6 +18,24 @@ from layerviz.ui.prose import Table
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 
+class TrueClassLoss:
+    """The backward pass a network explorer's switch shows: from the loss ``L = −log p[true class]``.
+
+    The trace's ``target`` is the true class (the point's class, the digit drawn). Its gradient at the
+    softmax's output is ``−1/p`` at the true class and 0 elsewhere; through the softmax it becomes the
+    familiar ``p − onehot`` at the scores, then flows back layer by layer.
+    """
+
+    note = "from the loss L = −log p[true class] (dL/dp = −1/p at the true class, 0 elsewhere)"
+
+    def __call__(self, trace: SequentialTrace):
+        probs = np.asarray(trace.output, dtype=np.float64)
+        target = int(trace.target)
+        grad = np.zeros_like(probs)
+        grad[..., target] = -1.0 / probs[..., target]
+        return trace.backward(grad)
+
+
 @functools.lru_cache(maxsize=16)
 def _moons(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return toy.two_moons(120, rng=seed)
@@ -71,14 +89,19 @@ def network_explorer(**initial: Any) -> Explorer:
     def build(values: dict[str, Any]) -> SequentialTrace:
         trace = build_anatomy(values)
         trace.seed = values["seed"]
+        trace.target = int(_moons(values["seed"])[1][values["point"]])
         return trace
 
-    return Explorer(controls, build, describe_anatomy, [list(controls)])
+    return Explorer(controls, build, describe_anatomy, [list(controls)], backward=TrueClassLoss())
 
 
 def build_cnn(values: dict[str, Any]) -> SequentialTrace:
-    """The tiny digit CNN's forward pass on the chosen digit, with the chosen noise."""
-    return toy.digit_cnn().frames(toy.digit_input(values["digit"], values["noise"], values["seed"]))
+    """The tiny digit CNN's forward pass on the chosen digit, with the chosen noise (its input, a picture even
+    when noise takes it out of [0, 1], drawn in greys)."""
+    trace = toy.digit_cnn().frames(toy.digit_input(values["digit"], values["noise"], values["seed"]))
+    trace.picture = True
+    trace.target = values["digit"]
+    return trace
 
 
 def describe_cnn(trace: SequentialTrace) -> str:
@@ -114,4 +137,4 @@ def cnn_explorer(**initial: Any) -> Explorer:
     }
     for name, value in initial.items():
         controls[name].value = value
-    return Explorer(controls, build_cnn, describe_cnn, [list(controls)])
+    return Explorer(controls, build_cnn, describe_cnn, [list(controls)], backward=TrueClassLoss())

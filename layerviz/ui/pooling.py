@@ -26,7 +26,7 @@ from layerviz.layers.pooling import (
 from layerviz.scene import Grid, Scene
 from layerviz.trace import LazyCaptions, Trace
 from layerviz.ui.conv import follow_upload
-from layerviz.ui.explorer import Explorer
+from layerviz.ui.explorer import ONES, Explorer
 
 INPUTS = data.SOURCES
 KINDS = ("max", "average", "adaptive average", "max vs average")
@@ -244,7 +244,7 @@ def pooling_explorer(**initial: Any) -> Explorer:
     layout = [["input", "digit", "size", "upload", "channels", "seed"],
               ["kind", "kernel_size", "stride", "padding"],
               ["ceil_mode", "count_include_pad", "output_size"]]
-    explorer = Explorer(controls, build_pooling, describe_pooling, layout)
+    explorer = Explorer(controls, build_pooling, describe_pooling, layout, backward=ONES)
     controls["kind"].observe(explorer.guard(grey_out_unused), names="value")
     grey_out_unused()  # the page's address may have chosen another kind
     return explorer

@@ -30,7 +30,7 @@ def test_page_shows_no_code_and_no_error(linear_page):
 
 def test_every_player_draws(linear_page):
     players = linear_page.locator(".layerviz-player[data-ready]")
-    assert players.count() == 3  # matrix view, neurons view, explorer
+    assert players.count() == 4  # matrix view, neurons view, the backward pass, explorer
     for k in range(players.count()):
         players.nth(k).scroll_into_view_if_needed()
         assert canvas_ink(linear_page, f".layerviz-player[data-ready] >> nth={k} >> canvas") > 1000

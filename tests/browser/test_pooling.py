@@ -31,7 +31,7 @@ def test_page_shows_no_code_and_no_error(pooling_page):
 
 def test_every_player_draws(pooling_page):
     players = pooling_page.locator(".layerviz-player[data-ready]")
-    assert players.count() == 4  # worked example, max vs average, adaptive, explorer
+    assert players.count() == 6  # worked example, max vs average, adaptive, max and average backward, explorer
     for k in range(players.count()):
         players.nth(k).scroll_into_view_if_needed()
         assert canvas_ink(pooling_page, f".layerviz-player[data-ready] >> nth={k} >> canvas") > 1000

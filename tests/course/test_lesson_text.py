@@ -57,7 +57,7 @@ def test_the_cnn_page_says_what_its_noise_table_shows():
     assert lv.ui.cnn_explorer(digit=5, noise=0.3).trace.output[0].argmax() == at_03[5]
 
 
-@pytest.mark.parametrize("topic", [t for t in course.TOPICS if t.stem != "dropout"], ids=lambda t: t.stem)
+@pytest.mark.parametrize("topic", course.TOPICS, ids=lambda t: t.stem)
 def test_no_lesson_cell_ends_with_a_bare_array_tuple_or_narration(topic):
     """The value a cell ends with is what the student reads: a table or a print, not Python's repr."""
     for source in code_cells(topic.notebook):
