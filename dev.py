@@ -139,6 +139,14 @@ def serve(ip: str, port: int, token: str | None, open_browser: bool) -> int:
     return run_child(command, on_start=announce, env=voila_environment())
 
 
+def workers(pytest_args: list[str]) -> list[str]:
+    """Two pytest-xdist workers on a machine with two cores or more: the served tests (browser, server)
+    on one, everything else on the other (groups in tests/conftest.py). None if the caller chose (-n, -p)."""
+    if (os.cpu_count() or 1) < 2 or any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in pytest_args):
+        return []
+    return ["-n", "2", "--dist", "loadgroup"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,7 +167,7 @@ def main() -> int:
         setup("")
         return serve(args.ip, args.port, args.token, open_browser=not args.no_browser)
     setup("test")
-    return run_child([PYTHON, "-m", "pytest", *args.pytest_args])
+    return run_child([PYTHON, "-m", "pytest", *workers(args.pytest_args), *args.pytest_args])
 
 
 if __name__ == "__main__":
