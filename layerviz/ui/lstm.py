@@ -1,4 +1,8 @@
-"""The LSTM explorer: the RNN explorer's controls, no nonlinearity, and a gate-forcing toggle."""
+"""The LSTM explorer: the RNN explorer's controls, no nonlinearity, and a gate-forcing toggle.
+
+Its forward | backward switch shows backpropagation through time for the same settings, with dL/dout = 1 for every
+output at every step (:data:`~layerviz.ui.rnn.EVERY_STEP`); a forced gate passes no gradient to its weights.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,16 @@ import ipywidgets as widgets
 from layerviz.layers import LSTM
 from layerviz.layers._recurrent import RecurrentTrace
 from layerviz.ui.explorer import Explorer
-from layerviz.ui.rnn import _limits, describe_recurrent, explorer_input, follow_word, label_word, recurrent_controls
+from layerviz.ui.rnn import (
+    EVERY_STEP,
+    _limits,
+    describe_recurrent,
+    describe_recurrent_backward,
+    explorer_input,
+    follow_word,
+    label_word,
+    recurrent_controls,
+)
 
 #: The force-a-gate menu: label -> the ``force`` argument (a teaching device, not torch's LSTM).
 FORCE_CHOICES = {
@@ -56,4 +69,5 @@ def lstm_explorer(**initial: Any) -> Explorer:
     layout = [["input", "word", "length", "input_size"],
               ["hidden_size", "num_layers", "proj_size", "bidirectional", "seed"],
               ["force"]]
-    return Explorer(controls, build_lstm, describe_lstm, layout)
+    return Explorer(controls, build_lstm, describe_lstm, layout, backward=EVERY_STEP,
+                    describe_backward=describe_recurrent_backward)

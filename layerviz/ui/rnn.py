@@ -4,6 +4,13 @@ Inputs: :func:`sequence` (a sine wave, the one-hot letters of a word, or noise).
 shown as PNG without pyplot): :func:`hidden_heatmap` (h, and an LSTM's c, over time),
 :func:`gradient_figure` (the vanishing gradient of an RNN, ``||∂h_T/∂h_t||`` against ``T - t``)
 and :func:`rnn_vs_lstm_figure` (the same input through an RNN and an LSTM).
+
+How it learns (backpropagation through time, from the engine's own backward pass,
+:meth:`RecurrentTrace.backward <layerviz.layers._recurrent.RecurrentTrace.backward>`): the explorers' forward |
+backward switch (:data:`EVERY_STEP`, :func:`describe_recurrent_backward`); for the lessons' worked examples
+:func:`bptt_table` (the gradients of every step, newest first) and :func:`parameter_gradients`; for the vanishing
+gradient :func:`last_step_backward`, :func:`gradient_travel` and :func:`gradient_travel_table` (``||dL/dh_t||``,
+and an LSTM's ``||dL/dc_t||``, step after step back), on :func:`scaled_rnn_traces` or :func:`rnn_vs_lstm`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -21,9 +29,11 @@ from layerviz.layers import LSTM, RNN
 from layerviz.layers._recurrent import RecurrentTrace, input_sensitivity
 from layerviz.layers.rnn import hidden_gradient_norms
 from layerviz.scene import Scene
-from layerviz.ui.explorer import Explorer
+from layerviz.ui import prose
+from layerviz.ui.explorer import Explorer, Upstream
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from layerviz.layers._recurrent_backward import RecurrentBackwardTrace
     from layerviz.mpl import PngFigure
 
 INPUTS = ("sine", "word", "pulse", "random")
@@ -32,6 +42,10 @@ NONLINEARITIES = ("tanh", "relu")
 MAX_LENGTH, MAX_HIDDEN, MAX_LAYERS, MAX_FEATURES = 32, 12, 3, 8
 #: Period of the sine input, in time steps.
 SINE_PERIOD = 8
+#: The explorers' backward pass: dL/dout = 1 for every output at every step (the loss is the sum of all the h_t).
+EVERY_STEP = Upstream("dL/dout = 1 for every output at every step (the loss is the sum of all the h_t)")
+#: The columns of :func:`gradient_travel_table`: how many steps back from the last one.
+STEPS_BACK = (0, 1, 2, 5, 10, 20, 29)
 
 
 def word_letters(word: str) -> str:
@@ -220,7 +234,32 @@ def rnn_explorer(**initial: Any) -> Explorer:
     follow_word(controls)
     layout = [["input", "word", "length", "input_size"],
               ["hidden_size", "num_layers", "nonlinearity", "bidirectional", "seed"]]
-    return Explorer(controls, build_rnn, describe_recurrent, layout)
+    return Explorer(controls, build_rnn, describe_recurrent, layout, backward=EVERY_STEP,
+                    describe_backward=describe_recurrent_backward)
+
+
+def describe_recurrent_backward(btrace: RecurrentBackwardTrace, note: str = EVERY_STEP.note) -> str:
+    """One HTML line on the backward pass (BPTT) the explorer's switch shows: the layer, the upstream gradient,
+    the frames (per time step, newest first, then the parameters) and the gradients' shapes."""
+    forward = btrace.forward
+    grads = ", ".join(f"dL/d{html.escape(name)} {tuple(value.shape)}" for name, value in btrace.grads.items())
+    steps = len(btrace.stages) * forward.seq_len * forward.num_directions * forward.num_layers * forward.n_samples
+    down = sum(segment.size for segment in btrace.segments if segment.kind == "down")
+    if not down:
+        handed = ""
+    elif forward.num_directions == 2:
+        handed = ", then the gradient of each layer's input, both directions' parts added, step by step"
+    else:
+        handed = ", then the gradient handed to the layer below through the dropout mask, step by step"
+    text = (f"Backward pass of <code>{html.escape(repr(btrace.layer))}</code>, backpropagation through time, "
+            f"{html.escape(note)}: {len(btrace)} frames, {len(btrace.stages)} per time step, newest step first "
+            f"({', '.join(btrace.stages)}: {steps} frames), then each parameter's gradient, a sum over time{handed}. "
+            f"The gradients: {grads}.")
+    if forward.force:
+        forced = ", ".join(f"{gate} = {value:g}" for gate, value in forward.force.items())
+        text += (f" <b>Forced: {forced}</b>: a constant gate passes no gradient to its weights "
+                 f"(a teaching override: not what torch's LSTM computes).")
+    return text
 
 
 # -- figures for the notebooks --------------------------------------------------------------------
@@ -263,30 +302,139 @@ def hidden_heatmap(trace: RecurrentTrace, sample: int = 0) -> PngFigure:
     return fig
 
 
+def scaled_rnn_traces(length: int = 30, hidden_size: int = 8, scales: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+                      seed: int = 0) -> dict[str, RecurrentTrace]:
+    """One tanh RNN per scale, its recurrent weights ``W_hh`` multiplied by the scale, on the same random sequence
+    of ``length`` steps (``sequence('random', length, 1, seed=seed)``): ``{'W_hh × 0.5': trace, ...}``."""
+    x = sequence("random", length, 1, seed=seed)
+    traces = {}
+    for scale in scales:
+        rnn = RNN(1, hidden_size, rng=seed)
+        rnn.weight_hh_l0 = rnn.weight_hh_l0 * scale
+        traces[f"W_hh × {scale:g}"] = rnn.frames(x)
+    return traces
+
+
 def gradient_figure(length: int = 30, hidden_size: int = 8, scales=(0.5, 1.0, 2.0, 4.0), seed: int = 0) -> PngFigure:
     """The vanishing (and exploding) gradient of an RNN, computed: ``||∂h_T/∂h_t||`` against ``T - t``.
 
-    One tanh RNN per scale, its recurrent weights ``W_hh`` multiplied by the scale, on the same
-    random sequence of ``length`` steps (see :func:`layerviz.layers.rnn.hidden_gradient_norms`).
-    A log scale: a straight falling line is a geometric decay.
+    The RNNs of :func:`scaled_rnn_traces`, their Jacobians read off the engine's own backward pass
+    (:func:`layerviz.layers.rnn.hidden_gradient_norms`). A log scale: a straight falling line is a geometric decay.
     """
-    x = sequence("random", length, 1, seed=seed)
     from layerviz.mpl import PngFigure
 
     fig = PngFigure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.subplots()
     distance = np.arange(length)[::-1]
-    for scale in scales:
-        rnn = RNN(1, hidden_size, rng=seed)
-        rnn.weight_hh_l0 = rnn.weight_hh_l0 * scale
-        norms = hidden_gradient_norms(rnn, x)
-        ax.semilogy(distance, np.maximum(norms, 1e-300), marker="o", markersize=3, label=f"W_hh × {scale:g}")
+    for name, trace in scaled_rnn_traces(length, hidden_size, scales, seed).items():
+        norms = hidden_gradient_norms(trace.layer, trace.input)
+        ax.semilogy(distance, np.maximum(norms, 1e-300), marker="o", markersize=3, label=name)
     ax.set_xlabel("distance T − t (time steps back)")
     ax.set_ylabel("‖∂h_T / ∂h_t‖")
     ax.set_title(f"How much h_T still depends on h_t (tanh RNN, hidden size {hidden_size})", fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=9, frameon=False)
     return fig
+
+
+# -- how it learns: backpropagation through time, from the engine ----------------------------------------------
+
+
+def _one_sequence(trace: RecurrentTrace, what: str) -> None:
+    if trace.num_layers != 1 or trace.num_directions != 1 or trace.batched:
+        raise ValueError(f"{what} needs one layer, one direction and one unbatched sequence (L, H_in), got "
+                         f"{trace.layer!r} on an input of shape {np.shape(trace.input)}")
+
+
+def last_step_backward(trace: RecurrentTrace, grad=None) -> RecurrentBackwardTrace:
+    """BPTT of a loss that reads the last step only, ``L = h_T · grad`` (``grad`` None: ones, the sum of ``h_T``'s
+    values): ``trace.backward(grad_output)`` with ``grad_output`` zero but at the last step.
+
+    Its ``grad_h[0, t, 0]`` is ``dL/dh_t``, the gradient as it travels back from ``h_T``, step after step.
+    """
+    _one_sequence(trace, "last_step_backward")
+    g = np.zeros(np.shape(trace.output))
+    g[-1] = 1.0 if grad is None else np.asarray(grad, dtype=np.float64)
+    return trace.backward(g)
+
+
+def gradient_travel(trace: RecurrentTrace, grad=None) -> dict[str, np.ndarray]:
+    """``{'dL/dh': ||dL/dh_t||}`` for ``t = 0 .. T`` (and ``'dL/dc': ||dL/dc_t||`` for an LSTM), read off the
+    engine's backward pass of ``L = h_T · grad`` (:func:`last_step_backward`): how much gradient is left ``T - t``
+    steps back."""
+    btrace = last_step_backward(trace, grad)
+    norms = {"dL/dh": np.linalg.norm(btrace.grad_h[0, :, 0], axis=-1)}
+    if btrace.grad_c is not None:
+        norms["dL/dc"] = np.linalg.norm(btrace.grad_c[0, :, 0], axis=-1)
+    return norms
+
+
+def _short(value: float) -> str:
+    """Two significant digits, small numbers in powers of ten (``2.8``, ``0.58``, ``1.7e-05``)."""
+    return "0" if value == 0 else f"{value:.2g}"
+
+
+def gradient_travel_table(traces: Mapping[str, RecurrentTrace], steps_back: Sequence[int] = STEPS_BACK,
+                          grad=None) -> prose.Table:
+    """How the gradient shrinks (or not) on its way back through time: a row per trace (two for an LSTM, its
+    ``||dL/dh_t||`` and its ``||dL/dc_t||``), a column per number of steps back from the last, ``t = T - k``.
+
+    The loss reads the last step only (:func:`last_step_backward`: ``L`` the sum of ``h_T``'s values, or
+    ``h_T · grad``); every number comes from the engine's backward pass (``btrace.grad_h``, ``btrace.grad_c``).
+    """
+    length = min((trace.seq_len for trace in traces.values()), default=None)
+    if length is not None and any(k >= length for k in steps_back):
+        raise ValueError(f"steps_back must be < the sequence length {length}, got {max(steps_back)}")
+    rows = []
+    for name, trace in traces.items():
+        norms = gradient_travel(trace, grad)
+        for key, values in norms.items():
+            label = f"{name}: ‖{key}_t‖" if len(norms) > 1 else name  # an RNN's one row: ‖dL/dh_t‖ (the caption)
+            rows.append([label, *(_short(values[-1 - k]) for k in steps_back)])
+    header = ["", *("t = T" if k == 0 else f"T − {k}" for k in steps_back)]
+    caption = ("‖dL/dh_t‖ (and an LSTM's ‖dL/dc_t‖) as backpropagation through time carries the gradient back "
+               "from the last step, L = the sum of h_T's values, from layerviz's backward pass")
+    return prose.Table(rows, header, caption)
+
+
+def bptt_table(btrace: RecurrentBackwardTrace, digits: int = 3) -> prose.Table:
+    """Every step's gradients, newest step first, as BPTT computes them (one layer, one direction, one sequence).
+
+    RNN: ``dout_t``, ``dh_t``, ``da_t``, what step ``t`` sends back to ``h_{t-1}`` (``W_hhᵀ da_t``) and ``dx_t``.
+    LSTM: ``dout_t``, ``dh_t``, ``do_t``, ``dc_t``, ``di_t``, ``df_t``, ``dg_t``, what it sends back to ``c_{t-1}``
+    (``f_t ⊙ dc_t``) and to ``h_{t-1}``, and ``dx_t``. A vector is listed (``0.1, -0.2``).
+    """
+    forward, b = btrace.forward, btrace.bptt
+    if forward.kind not in ("RNN", "LSTM"):
+        raise ValueError(f"bptt_table shows an RNN or an LSTM, got {forward.layer!r}")
+    _one_sequence(forward, "bptt_table")
+    hid, seq = forward.hidden_size, forward.seq_len
+    lstm = forward.kind == "LSTM"
+    rows = []
+    for t in reversed(range(seq)):
+        cells: list[Any] = [f"t = {t}", b.dup[0, t, 0], b.dh[0, t, 0]]
+        if lstm:
+            gates = [b.da[0, t, 0, j * hid:(j + 1) * hid] for j in range(4)]  # i, f, g, o
+            cells += [gates[3], b.dc[0, t, 0], gates[0], gates[1], gates[2], b.dc_prev[0, t, 0]]
+        else:
+            cells += [b.da[0, t, 0]]
+        cells += [b.dh_prev[0, t, 0], b.dx[0][t, 0]]
+        rows.append(cells)
+    header = ["step", "dout_t", "dh_t"]
+    header += ["do_t", "dc_t", "di_t", "df_t", "dg_t", "to c[t−1]: f_t ⊙ dc_t"] if lstm else ["da_t"]
+    header += ["to h[t−1]: W_hhᵀ·" + ("[di, df, dg, do]_t" if lstm else "da_t"), "dx_t"]
+    caption = "BPTT, newest step first, by the engine (t = 0: back to the initial h0" + (", c0)" if lstm else ")")
+    return prose.table(rows, header, caption, digits=digits, fixed=True)
+
+
+def parameter_gradients(btrace: RecurrentBackwardTrace, digits: int = 3) -> prose.Table:
+    """Each gradient of ``btrace`` (torch's names: ``weight_ih_l0``, ..., ``input``, ``h0``, ``c0``), its shape and
+    its numbers, listed row by row."""
+    rows = [[f"dL/d{name}", tuple(int(d) for d in np.shape(grad)), np.ravel(grad)]
+            for name, grad in btrace.grads.items()]
+    return prose.table(rows, ["gradient", "shape", "values (row by row)"],
+                       "the gradients, by the engine (a weight's or a bias's: a sum over the time steps)",
+                       digits=digits, fixed=True)
 
 
 def rnn_vs_lstm(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0) -> dict[str, RecurrentTrace]:
