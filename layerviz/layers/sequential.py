@@ -655,6 +655,7 @@ def _sequential_backward(self: SequentialTrace, g: np.ndarray) -> BackwardTrace:
     import dataclasses
 
     layers = self.layer.layers
+    prefixes = caption_prefixes(self.layer)  # the forward's captions: the layers that hold weights are counted
     sections, grads = [], {}
     current = g
     for i in reversed(range(len(self.traces))):
@@ -662,10 +663,11 @@ def _sequential_backward(self: SequentialTrace, g: np.ndarray) -> BackwardTrace:
         if not hasattr(trace, "_backward"):
             raise TypeError(f"layer {i + 1}/{len(layers)} {layers[i]!r} has no backward pass in layerviz yet")
         inner = trace._backward(current)
-        prefix = f"layer {i + 1}/{len(layers)} {layers[i]!r}: "
+        prefix = prefixes[i]
+        where = prefix[: -len(f" {layers[i]!r}: ")]  # "layer 2/2 (output)", "layer 1/2 (hidden), activation step"
         for section in inner.sections:
             sections.append(dataclasses.replace(section, key=f"{i}.{section.key}", prefix=prefix + section.prefix,
-                                                title=f"layer {i + 1}: {section.title}"))
+                                                title=f"{where}: {section.title}"))
         for key, value in inner.grads.items():
             if key != "input":
                 grads[f"{i}.{key}"] = value

@@ -25,8 +25,8 @@ PAGES = {
     "linear.ipynb": ("linear_explorer", "dout × x, summed over the 1 sample(s): dw[0,0]", "dout × x, summed"),
     "dropout.ipynb": ("dropout_explorer", "x was kept in the forward: dx[0,0]", "x was dropped in the forward"),
     "batchnorm.ipynb": ("batchnorm_explorer", "dout × x̂ summed over channel 0", "dout summed over channel 0"),
-    "anatomy.ipynb": ("network_explorer", "layer 3/3 Dense(8, 2, activation='identity'): dz[0] = ", ": dz[1] = "),
-    "cnn.ipynb": ("cnn_explorer", "layer 5/5 Linear(100, 10): dout × x, summed over the 1 sample(s): dw[0,0] = ", "dw[0,1] = "),
+    "anatomy.ipynb": ("network_explorer", "layer 3/3 (output) Dense(8, 2, activation='identity'): dz[0] = ", ": dz[1] = "),
+    "cnn.ipynb": ("cnn_explorer", "layer 2/2 (output) Linear(100, 10): dout × x, summed over the 1 sample(s): dw[0,0] = ", "dw[0,1] = "),
 }
 
 

@@ -20,6 +20,7 @@ import layerviz as lv
 from layerviz.layers.batchnorm import batchnorm_backward_naive
 from layerviz.layers.conv import conv2d_backward_naive
 from layerviz.layers.linear import linear_backward_naive
+from layerviz.layers.sequential import caption_prefixes
 from tests.narration_redo import redo
 from tests.test_narration import check_question
 
@@ -280,8 +281,12 @@ def test_sequential_gradients_follow_the_chain_rule(seed, hidden, act, batch, ne
         layers.append(torch.nn.Softmax(dim=1))
     tmodel = torch.nn.Sequential(*layers).double()
     bt = check_backward(lv.from_torch(tmodel), tmodel, rng.standard_normal((batch, 1, 3, 3)), rng)
-    assert bt[0].narration.startswith(f"layer {len(layers)}/{len(layers)} ")
-    assert bt[-1].narration.startswith("layer 1/")
+    # newest layer first, each frame opened by the forward's caption for its layer (the layers with weights counted)
+    prefixes = caption_prefixes(bt.layer)
+    assert bt[0].narration.startswith(prefixes[-1]) and bt[-1].narration.startswith(prefixes[0])
+    if not nested:  # the conv, the Linear, the last Linear
+        assert prefixes[-1].startswith("layer 3/3 (output), softmax step Softmax(" if softmax else
+                                       "layer 3/3 (output) Linear(")
     check_frames(bt, sample=40)
 
 
