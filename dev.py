@@ -141,10 +141,10 @@ def serve(ip: str, port: int, token: str | None, open_browser: bool) -> int:
 
 def workers(pytest_args: list[str]) -> list[str]:
     """Two pytest-xdist workers on a machine with two cores or more: the served tests (browser, server)
-    on one, everything else on the other (groups in tests/conftest.py). None if the caller chose (-n, -p)."""
+    on one, everything else on the other (tests/conftest.py chooses). None if the caller chose (-n)."""
     if (os.cpu_count() or 1) < 2 or any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in pytest_args):
         return []
-    return ["-n", "2", "--dist", "loadgroup"]
+    return ["-n", "2"]
 
 
 def main() -> int:
