@@ -44,5 +44,6 @@ def test_matplotlib_draws_the_patterns_and_names_them():
     window = view.highlights[roles.index("window")][0]
     kernel = view.highlights[roles.index("kernel")][0]
     assert kernel.get_linestyle() in ("-", "solid") and window.get_linestyle() not in ("-", "solid")
-    legend = view.fig.legends[0]
-    assert [t.get_text() for t in legend.get_texts()] == roles
+    legend = view.fig.legends[0]  # the layer's words for each role, as the browser's legend says them
+    assert [t.get_text() for t in legend.get_texts()] == [h.legend for h in view.scene.highlights]
+    assert [t.get_text() for t in legend.get_texts()] == ["window", "kernel", "output cell"]
