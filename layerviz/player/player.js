@@ -1369,7 +1369,10 @@ export default {
       slider.max = String(Math.max(0, n - 1));
       for (const b of [btnFirst, btnBack, btnPlay, btnFwd, btnLast, slider]) b.disabled = n === 0;
       for (const b of saveButtons) b.disabled = n === 0 || job !== null;
+      // A step not yet sent belongs to the scene Python replaced: the new one starts where Python says.
+      if (syncTimer) { clearTimeout(syncTimer); syncTimer = 0; }
       cur = clamp(model.get("frame") | 0, 0, Math.max(0, n - 1));
+      kernelFrame = cur;
       if (n === 0 && playing) setPlaying(false, false);
       captionK = -1;
       updateUi();
@@ -1655,6 +1658,13 @@ export default {
       nextT = null;
       fillFps();
     };
+    // A click or key elsewhere on the page (the forward | backward switch, Check, a control) may make Python
+    // read the frame: send a step still waiting for its sync period first, so it arrives before that message.
+    const flushBeforeOthers = (e) => {
+      if (syncTimer && !root.contains(e.target)) sendState({});
+    };
+    document.addEventListener("pointerdown", flushBeforeOthers, true);
+    document.addEventListener("keydown", flushBeforeOthers, true);
     model.on("change:_scene", onScene);
     model.on("change:frame", onFrameChange);
     model.on("change:playing", onPlaying);
@@ -1685,6 +1695,8 @@ export default {
       if (rafId) cancelAnimationFrame(rafId);
       if (resizeRaf) cancelAnimationFrame(resizeRaf);
       if (syncTimer) clearTimeout(syncTimer);
+      document.removeEventListener("pointerdown", flushBeforeOthers, true);
+      document.removeEventListener("keydown", flushBeforeOthers, true);
       ro.disconnect();
       model.off("change:_scene", onScene);
       model.off("change:frame", onFrameChange);

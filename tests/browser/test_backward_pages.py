@@ -74,8 +74,19 @@ def test_the_backward_pass_draws_steps_and_switches(page, voila_factory, open_vo
         explorer_caption = player.locator("[aria-live]")
         assert explorer_caption.inner_text() == forward_caption
         switch = page.locator(".layerviz-explorer .layerviz-direction")
+        # Steps faster than the player's sync period, then the switch at once: the last step reaches the kernel
+        # before the switch does, so it cannot land on the backward pass after it opened at its first frame.
+        player.get_by_label("Step forward").click()
+        player.get_by_label("Step forward").click()
         switch.get_by_role("button", name="backward", exact=True).click()
         wait_shown(page, EXPLORER_PLAYER, backward_frames, backward_caption)
+        page.wait_for_timeout(600)  # longer than the sync period: a late step would have arrived
+        assert player.get_attribute("data-frame") == "0"
+        assert explorer_caption.inner_text() == backward_caption
+        # and the kernel agrees: its check asks about the first step after frame 0, as the engine's does
+        asked = page.locator(".layerviz-explorer .layerviz-predict-next").first
+        if engine.predict.frame is not None:
+            assert f"Step {engine.predict.frame + 1} computes" in asked.inner_text()
         summary = page.locator(".layerviz-explorer .layerviz-summary")
         assert summary.inner_text().startswith("Backward pass of ")
         assert canvas_ink(page, f"{EXPLORER_PLAYER} canvas") > 1000

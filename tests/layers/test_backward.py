@@ -24,13 +24,13 @@ from layerviz.layers.sequential import caption_prefixes
 from tests.narration_redo import redo
 from tests.test_narration import check_question
 
-#: Configurations per layer type and test (the issue asks for >= 300 per layer type: for a long run, set
-#: LAYERVIZ_BACKWARD_CONFIGS=300; the default keeps this file well under a minute).
-N_CONFIGS = int(os.environ.get("LAYERVIZ_BACKWARD_CONFIGS", "60"))
+#: Configurations per layer type compared with torch autograd (the issue asks for >= 300 per layer type).
+N_CONFIGS = int(os.environ.get("LAYERVIZ_BACKWARD_CONFIGS", "300"))
 #: Configurations whose every backward frame is redone from its narration (slower: one parse per frame).
-N_NARRATED = max(15, N_CONFIGS // 4)
+N_NARRATED = min(N_CONFIGS, int(os.environ.get("LAYERVIZ_BACKWARD_NARRATED", "15")))
 
 SETTINGS = settings(max_examples=N_CONFIGS, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PLAIN_LOOPS = settings(max_examples=min(N_CONFIGS, 40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NARRATED = settings(max_examples=N_NARRATED, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(0, 2**31 - 1)
 
@@ -124,7 +124,7 @@ def test_conv2d_gradients_equal_autograd(cfg, seed):
     check_backward(conv, tconv, x, rng)
 
 
-@SETTINGS
+@PLAIN_LOOPS
 @given(cfg=conv_configs(), seed=seeds)
 def test_conv2d_backward_equals_the_plain_loops(cfg, seed):
     cfg = {**cfg, "mode": "zeros"}
