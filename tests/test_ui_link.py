@@ -6,6 +6,10 @@ Voilà gives a kernel started for a request the query string in ``QUERY_STRING``
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -189,3 +193,31 @@ def test_the_link_carries_the_backward_pass(address, monkeypatch):
     assert opened.direction.value == "forward" and opened.shown is opened.trace and opened.trace.layer.stride == (1, 1)
     opened.link.apply("pass=sideways")
     assert "pass=sideways: pass must be one of forward, backward" in opened.link.widget.note
+
+
+def test_a_preheated_kernel_reads_voilas_message_without_importing_voila(tmp_path):
+    """The request's details come over Voilà's ``/voila/query/<kernel id>`` websocket, read without importing
+    Voilà: ``voila.utils`` imports Voilà's whole server, 4 s of CPU in every preheated kernel (a class arriving
+    over a minute queued behind it)."""
+    from websockets.sync.server import serve
+
+    paths = []
+
+    def voila_query(websocket):
+        paths.append(websocket.request.path)
+        websocket.send(json.dumps({"QUERY_STRING": "stride=2", "SCRIPT_NAME": "/voila/render/convolution.ipynb"}))
+
+    with serve(voila_query, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        env = {**os.environ, "VOILA_APP_PORT": str(port), "VOILA_SERVER_URL": "/", "VOILA_KERNEL_ID": "k-1",
+               "VOILA_PREHEAT": "True"}
+        env.pop("QUERY_STRING", None)
+        code = ("import sys, os; from layerviz.ui import link; query = link._wait_for_voila(); "
+                "print(query, os.environ['SCRIPT_NAME'], any(m.split('.')[0] == 'voila' for m in sys.modules))")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stride=2", "/voila/render/convolution.ipynb", "False"]
+    assert paths == ["/voila/query/k-1"]

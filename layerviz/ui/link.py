@@ -9,7 +9,7 @@ Reading the address. The kernel does not see the browser; Voilà tells it:
 - a kernel started for the request gets the query string in its environment (``QUERY_STRING``);
 - a preheated kernel ran the notebook before anyone asked for it (``VOILA_PREHEAT=True``): Voilà sends
   the request's details later, over its ``/voila/query/<kernel id>`` websocket. One thread per kernel waits
-  for them (:func:`voila.utils.get_query_string`) and hands the query to the kernel's main thread, which sets
+  for them (as :func:`voila.utils.get_query_string` does, without importing Voilà) and hands the query to the kernel's main thread, which sets
   the controls: the page is not held up, and the explorer is redrawn once.
 
 A setting the explorer does not have, or a value its control cannot take, is ignored and named in a note
@@ -19,6 +19,7 @@ left alone. Outside Voilà (JupyterLab, nbval) there is no query and nothing hap
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -152,10 +153,28 @@ _received: str | None = None
 _thread: threading.Thread | None = None
 
 
-def _wait_for_voila() -> str:
-    from voila.utils import get_query_string
+def _request_info_url() -> str:
+    """Where Voilà sends a preheated kernel its request (as ``voila.utils.wait_for_request`` builds it)."""
+    protocol = os.environ.get("VOILA_WS_PROTOCOL", "ws")
+    host = os.environ.get("VOILA_APP_IP", "127.0.0.1")
+    port = os.environ.get("VOILA_APP_PORT", "8866")
+    base = os.environ.get("VOILA_WS_BASE_URL", os.environ.get("VOILA_SERVER_URL", "/"))
+    return f"{protocol}://{host}:{port}{base}voila/query/{os.environ.get('VOILA_KERNEL_ID')}"
 
-    return get_query_string() or ""
+
+def _wait_for_voila() -> str:
+    """Wait for Voilà to send the request's details; put them in the environment; return its query string.
+
+    Not ``voila.utils.get_query_string``: importing ``voila.utils`` imports Voilà's server (4 s of CPU in every
+    preheated kernel, beside its notebook), which made a class arriving over a minute queue for 40 s.
+    """
+    from websockets.sync.client import connect
+
+    with connect(_request_info_url(), open_timeout=5) as websocket:
+        request_info = websocket.recv()
+    for key, value in json.loads(request_info).items():
+        os.environ[key] = value
+    return os.environ.get("QUERY_STRING", "")
 
 
 def _run_in_kernel(callback: Callable[[], None]) -> None:
