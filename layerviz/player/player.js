@@ -293,7 +293,11 @@ function rowSizes(panels, ncols, maxW, K) {
   return { cell, rows, ncols: ncols.slice(), width, height, fits: width <= maxW, worst: worst === Infinity ? cmax : worst };
 }
 
-// The best sizes of panels [first, last) as one row: every choice of slice columns per panel tried.
+// Most choices of slice columns a row tries one by one; a row with more is searched panel by panel.
+const MAX_ROW_CHOICES = 256;
+
+// The best sizes of panels [first, last) as one row: every choice of slice columns per panel tried (or, for many
+// panels, a search that stays linear in their number).
 function bestRow(panels, first, last, maxW, K) {
   const part = panels.slice(first, last);
   const options = part.map((p) => {
@@ -303,16 +307,35 @@ function bestRow(panels, first, last, maxW, K) {
   });
   const KK = { ...K, first, colLabH: K.colLabH.slice(first, last) };
   let best = null;
-  const visit = (i, ncols) => {
-    if (i === part.length) {
-      const r = rowSizes(part, ncols, maxW, KK);
-      const score = r.fits ? Math.min(r.worst, 16 * K.ts) * 1000 - ncols.reduce((a, b) => a + b, 0) : -1e9 - r.width;
-      if (!best || score > best.score) best = { ...r, score, first, last };
-      return;
-    }
-    for (const n of options[i]) { ncols.push(n); visit(i + 1, ncols); ncols.pop(); }
+  const consider = (ncols) => {
+    const r = rowSizes(part, ncols, maxW, KK);
+    const score = r.fits ? Math.min(r.worst, 16 * K.ts) * 1000 - ncols.reduce((a, b) => a + b, 0) : -1e9 - r.width;
+    if (!best || score > best.score) { best = { ...r, score, first, last }; return true; }
+    return false;
   };
-  visit(0, []);
+  const choices = options.reduce((a, o) => a * o.length, 1);
+  if (choices <= MAX_ROW_CHOICES) {
+    const visit = (i, ncols) => {
+      if (i === part.length) { consider(ncols); return; }
+      for (const n of options[i]) { ncols.push(n); visit(i + 1, ncols); ncols.pop(); }
+    };
+    visit(0, []);
+    return best;
+  }
+  // Too many panels to try every choice (a model's flow: 4^20 of them): the same number of columns for every
+  // panel, then each panel's columns changed one at a time while that improves the row.
+  for (let u = 1; u <= 4; u++) consider(options.map((o) => o.filter((n) => n <= u).pop()));
+  for (let pass = 0, better = true; pass < 3 && better; pass++) {
+    better = false;
+    for (let i = 0; i < part.length; i++) {
+      for (const n of options[i]) {
+        if (n === best.ncols[i]) continue;
+        const ncols = best.ncols.slice();
+        ncols[i] = n;
+        if (consider(ncols)) better = true;
+      }
+    }
+  }
   return best;
 }
 
