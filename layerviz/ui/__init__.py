@@ -9,8 +9,10 @@ from layerviz.ui.lstm import lstm_explorer
 from layerviz.ui.network import cnn_explorer, network_explorer
 from layerviz.ui.pooling import pool_comparison, pooling_explorer
 from layerviz.ui.rnn import rnn_explorer
+from layerviz.ui.your_model import your_model_explorer
 
 __all__ = [
     "Explorer", "batchnorm_explorer", "cnn_explorer", "conv_explorer", "dropout_explorer", "linear_explorer",
     "lstm_explorer", "network_explorer", "pool_comparison", "pooling_explorer", "rnn_explorer",
+    "your_model_explorer",
 ]
