@@ -139,13 +139,19 @@ def serve(ip: str, port: int, token: str | None, open_browser: bool) -> int:
     return run_child(command, on_start=announce, env=voila_environment())
 
 
-def workers(pytest_args: list[str]) -> list[str]:
-    """With LAYERVIZ_TEST_WORKERS=2, two pytest-xdist workers: the served tests (browser, server)
-    on one, everything else on the other (tests/conftest.py chooses). None if the caller chose (-n)."""
-    if os.environ.get("LAYERVIZ_TEST_WORKERS") != "2" or (os.cpu_count() or 1) < 2 \
-            or any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in pytest_args):
-        return []  # off by default: beside the engine's tests, the served tests' timings fail (a visit took 17 s)
-    return ["-n", "2"]
+def test_runs(pytest_args: list[str]) -> list[list[str]]:
+    """The pytest runs of ``dev.py test``, one after the other.
+
+    With two cores or more (LAYERVIZ_TEST_WORKERS=1 to run in one process): every test not marked ``solo``
+    on two pytest-xdist workers, each file whole on one of them (a notebook's cells share its kernel, a
+    module's server and browser are started once per worker); then the ``solo`` tests, which time a server's
+    answers and timers, alone on the machine. One run as given if the caller chose workers or marks.
+    """
+    workers = int(os.environ.get("LAYERVIZ_TEST_WORKERS", "2"))
+    chosen = any(a.startswith(("-n", "-m", "--numprocesses", "--dist")) for a in pytest_args)
+    if workers < 2 or (os.cpu_count() or 1) < 2 or chosen:
+        return [pytest_args]
+    return [["-n", str(workers), "--dist", "loadfile", "-m", "not solo", *pytest_args], ["-m", "solo", *pytest_args]]
 
 
 def main() -> int:
@@ -168,7 +174,14 @@ def main() -> int:
         setup("")
         return serve(args.ip, args.port, args.token, open_browser=not args.no_browser)
     setup("test")
-    return run_child([PYTHON, "-m", "pytest", *workers(args.pytest_args), *args.pytest_args])
+    failed = 0
+    for run in test_runs(args.pytest_args):
+        code = run_child([PYTHON, "-m", "pytest", *run])
+        if code == 2 or code < 0:  # interrupted (Ctrl-C, SIGTERM): no second run
+            return code
+        if code not in (0, 5):  # 5: this run selected no test (a file without solo tests)
+            failed = failed or code
+    return failed
 
 
 if __name__ == "__main__":

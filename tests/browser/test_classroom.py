@@ -6,8 +6,14 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.browser.conftest import REPO, VoilaServer, new_page, open_voila
 from tests.browser.explorer_page import EXPLORER_PLAYER, control_value
+
+
+#: They wait for kernels to go within seconds: run alone, after the rest (``python3 dev.py test``).
+pytestmark = pytest.mark.solo
 
 
 def wait_for(condition, timeout: float = 30.0) -> bool:

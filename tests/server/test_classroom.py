@@ -19,6 +19,9 @@ from layerviz.classroom import FULL_MESSAGE
 from tests.browser.conftest import REPO, VoilaServer
 from tests.server.kernel_ws import channels_url, connect, exchange, message
 
+#: They time a server's answers and timers: run alone, after the rest (``python3 dev.py test``).
+pytestmark = pytest.mark.solo
+
 NOTEBOOK = "dropout.ipynb"
 
 

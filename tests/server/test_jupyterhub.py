@@ -264,6 +264,7 @@ def test_the_idle_culler_runs_as_a_hub_service(hub):
     assert re.search(r"200 GET /hub/api/users\S* \(idle-culler@", hub.log_path.read_text()), hub.log()
 
 
+@pytest.mark.solo  # a 10 s idle timeout against activity every 2 s: timed, so run alone
 def test_the_culler_stops_an_idle_students_server_and_spares_an_active_one(proxy, tmp_path):
     # The config's culler with a 10 s timeout; the hub reads the proxy's activity every 2 s (300 s by default).
     hub = Hub(tmp_path, proxy, env={"LAYERVIZ_CULL_TIMEOUT": "10"}, args=["--JupyterHub.last_activity_interval=2"])
