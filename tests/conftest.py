@@ -9,6 +9,33 @@ import pytest
 from tests.browser.conftest import find_chromium, launch_chromium
 
 
+def pytest_configure(config):
+    """nbval's kernels start again if one dies at start-up.
+
+    jupyter_client gives a kernel five TCP ports it found free a moment before the kernel binds them; with two
+    workers starting kernels (nbval's and the Voilà servers'), another process can take one in between, and the
+    kernel dies before it answers (seen once in ~40 notebooks). The Voilà servers of the tests retry for the
+    same reason (``VoilaServer``)."""
+    try:
+        import nbval.kernel
+    except ImportError:
+        return
+    start = nbval.kernel.start_new_kernel
+    if getattr(start, "retries", False):
+        return
+
+    def start_new_kernel(*args, **kwargs):
+        for attempt in range(3):
+            try:
+                return start(*args, **kwargs)
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+
+    start_new_kernel.retries = True
+    nbval.kernel.start_new_kernel = start_new_kernel
+
+
 @pytest.fixture(scope="session")
 def browser():
     required = os.environ.get("LAYERVIZ_REQUIRE_BROWSER") == "1"
