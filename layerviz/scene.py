@@ -18,9 +18,13 @@ knowing what a layer is:
 - :class:`Network`: columns of neurons (circles coloured by value) wired by lines whose colour
   and width show the weights; per frame, one neuron may be lit (its incoming lines stand out).
   Drawn below the grids, or alone when a scene has no grids.
+- :class:`GraphLayout`: a model's graph as boxes (one per node, placed at a column and a row) and arrows
+  labelled with the tensors' shapes; per frame, one node is lit and the nodes not computed yet are faded.
+  Drawn above the grids (the map of the model); a click on a box sends its node's name to Python.
 - ``captions``: the narration of every frame, as text.
 
-Frame ``k`` of a scene is drawn as: every panel shows page ``page[k]``; cells
+Frame ``k`` of a scene is drawn as: the panels whose ``shown[k]`` is true (all of them, for panels without
+``shown``) are laid out, each showing page ``page[k]``; cells
 whose ``reveal`` is greater than ``k`` are drawn empty; each highlight outlines
 ``origin[k] + stencil``; the caption is ``captions[k]``. Highlight cells that fall outside
 their grid are not drawn: a layer hides a highlight on a frame by moving its origin off the grid.
@@ -157,6 +161,9 @@ class Grid:
         One label per row, drawn left of the rows (the digit of each class score); empty: none.
     col_labels : tuple of str, optional
         One label per column, drawn above the columns (the gates ``f, i, g, o``, the time steps); empty: none.
+    shown : ndarray of bool, shape (n_frames,), optional
+        The frames on which the panel is drawn; None: every frame. The panels shown together on a frame are laid
+        out together (a model's flow shows only the node being computed).
     """
 
     name: str
@@ -172,8 +179,14 @@ class Grid:
     cmap: str = "diverging"
     row_labels: tuple[str, ...] = ()
     col_labels: tuple[str, ...] = ()
+    shown: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.shown is not None:
+            shown = np.asarray(self.shown, dtype=bool)
+            if shown.ndim != 1:
+                raise ValueError(f"Grid shown must be one bool per frame, got shape {shown.shape}")
+            object.__setattr__(self, "shown", shown)
         if self.cmap not in GRID_CMAPS:
             raise ValueError(f"Grid cmap must be one of {list(GRID_CMAPS)}, got {self.cmap!r}")
         object.__setattr__(self, "row_labels", tuple(str(v) for v in self.row_labels))
@@ -200,6 +213,10 @@ class Grid:
     def page_at(self, k: int) -> int:
         """The page shown at frame ``k``."""
         return 0 if self.page is None else int(self.page[k])
+
+    def shown_at(self, k: int) -> bool:
+        """Whether the panel is drawn at frame ``k``."""
+        return self.shown is None or bool(self.shown[k])
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,6 +342,105 @@ class Network:
 
 
 @dataclass(frozen=True, eq=False)
+class GraphLayout:
+    """A graph drawn as boxes and arrows: the map of a model, one box per node.
+
+    Boxes sit on a grid of *columns* (left to right: the order data flows) and *rows* (parallel branches on
+    different rows). The player wraps the columns into bands when they do not fit its width. An arrow goes
+    from a box to a box of a later column; through the columns between, it runs along its own row
+    (``bend_rows``), so that a shortcut passes beside the boxes it skips, never through them.
+
+    Parameters
+    ----------
+    name : str
+        Identifier.
+    title : str
+        Heading drawn above the graph.
+    nodes : tuple of str, length N
+        Each box's node name: what a click on the box sends to Python (``Player.clicked_node``).
+    labels : tuple of str, length N
+        The words in each box (``"conv1 · Conv2d"``); drawn on two lines, split at ``" · "``, when one is too
+        narrow.
+    column, row : ndarray of int32, shape (N,)
+        Each box's place. Two boxes never share a place.
+    edges : ndarray of int32, shape (E, 2)
+        ``(source, target)`` box indices of each arrow; the target's column is after the source's.
+    edge_labels : tuple of str, length E
+        The words on each arrow (the shape of the tensor it carries).
+    bend_rows : ndarray of int32, shape (B,)
+        For each arrow in turn, the row it runs along in each column strictly between its source's and its
+        target's (``column[target] - column[source] - 1`` rows per arrow), all arrows' rows one after the other.
+    reveal : ndarray of int32, shape (N,), optional
+        First frame at which a box is drawn as computed; before it, faded. None: every box computed.
+    active : ndarray of int32, shape (n_frames,), optional
+        The box lit at each frame (its incoming arrows stand out); -1: none.
+    note : str
+        A line of text drawn under the graph.
+    """
+
+    name: str
+    title: str
+    nodes: tuple[str, ...]
+    labels: tuple[str, ...]
+    column: np.ndarray
+    row: np.ndarray
+    edges: np.ndarray
+    edge_labels: tuple[str, ...]
+    bend_rows: np.ndarray
+    reveal: np.ndarray | None = None
+    active: np.ndarray | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.nodes)
+        if not n or len(self.labels) != n:
+            raise ValueError(f"GraphLayout needs one label per node, got {len(self.labels)} for {n} nodes")
+        column = np.asarray(self.column, dtype=np.int32)
+        row = np.asarray(self.row, dtype=np.int32)
+        edges = np.asarray(self.edges, dtype=np.int32).reshape(-1, 2)
+        bend_rows = np.asarray(self.bend_rows, dtype=np.int32).reshape(-1)
+        for name, value in (("column", column), ("row", row)):
+            if value.shape != (n,) or (value < 0).any():
+                raise ValueError(f"GraphLayout {name} must be ({n},) non-negative, got {value.shape}")
+        if len({(int(c), int(r)) for c, r in zip(column, row)}) != n:
+            raise ValueError("GraphLayout boxes must not share a (column, row)")
+        if len(self.edge_labels) != len(edges):
+            raise ValueError(f"GraphLayout needs one label per edge, got {len(self.edge_labels)} for {len(edges)}")
+        if len(edges) and ((edges < 0).any() or (edges >= n).any()):
+            raise ValueError("GraphLayout edges must join boxes 0 to N - 1")
+        spans = column[edges[:, 1]] - column[edges[:, 0]] if len(edges) else np.zeros(0, dtype=np.int32)
+        if (spans < 1).any():
+            raise ValueError("GraphLayout edges must go to a later column")
+        if len(bend_rows) != int(np.sum(spans - 1)):
+            raise ValueError(f"GraphLayout bend_rows must hold {int(np.sum(spans - 1))} rows, got {len(bend_rows)}")
+        for name, value in (("column", column), ("row", row), ("edges", edges), ("bend_rows", bend_rows)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "nodes", tuple(str(v) for v in self.nodes))
+        object.__setattr__(self, "labels", tuple(str(v) for v in self.labels))
+        object.__setattr__(self, "edge_labels", tuple(str(v) for v in self.edge_labels))
+        if self.reveal is not None:
+            object.__setattr__(self, "reveal", np.asarray(self.reveal, dtype=np.int32).reshape(n))
+        if self.active is not None:
+            object.__setattr__(self, "active", np.asarray(self.active, dtype=np.int32).reshape(-1))
+
+    def bends(self, edge: int) -> np.ndarray:
+        """The rows arrow ``edge`` runs along in the columns between its ends (empty for neighbours)."""
+        spans = self.column[self.edges[:, 1]] - self.column[self.edges[:, 0]] - 1
+        start = int(spans[:edge].sum())
+        return self.bend_rows[start:start + int(spans[edge])]
+
+    def active_at(self, k: int) -> int:
+        """The box lit at frame ``k`` (-1: none)."""
+        return -1 if self.active is None else int(self.active[k])
+
+    def computed(self, k: int) -> np.ndarray:
+        """``(N,)`` bool: the boxes drawn as computed at frame ``k`` (the others faded)."""
+        if self.reveal is None:
+            return np.ones(len(self.nodes), dtype=bool)
+        return self.reveal <= k
+
+
+@dataclass(frozen=True, eq=False)
 class Scene:
     """Everything needed to draw every frame of a trace.
 
@@ -342,6 +458,8 @@ class Scene:
         The colormap spans ``[-vmax, vmax]`` (a diverging map centred on 0).
     networks : tuple of Network, optional
         Drawn below the panels (alone if there are no panels).
+    graphs : tuple of GraphLayout, optional
+        Drawn above the panels: the map of a model.
     """
 
     title: str
@@ -352,10 +470,11 @@ class Scene:
     vmax: float
     lut: np.ndarray = field(default_factory=colormap_lut)
     networks: tuple[Network, ...] = ()
+    graphs: tuple[GraphLayout, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.panels and not self.networks:
-            raise ValueError("a Scene needs at least one Grid panel or one Network")
+        if not self.panels and not self.networks and not self.graphs:
+            raise ValueError("a Scene needs at least one Grid panel or one Network (or a GraphLayout)")
 
     def panel(self, name: str) -> Grid:
         for grid in self.panels:

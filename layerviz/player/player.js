@@ -41,6 +41,17 @@ const CMAX = 40; // largest cell
 const MIN_ROW_CELL = 6; // a row of panels whose cells would be smaller than this is wrapped into rows
 const SMALL_PANEL_W = 112; // small panels (e.g. a 3x3 kernel) are drawn at least this wide
 const NUM_MIN_CELL = 22; // print numbers in cells at least this big
+const GBOX_W = 96; // a graph's box (GraphLayout): width
+const GBOX_H = 36; // and height
+const GCOL_GAP = 60; // least room between two columns of boxes: an arrow and its shape
+const GCOL_MAX = 120; // most room between two columns (a small graph is not spread over the whole width)
+const GROW_GAP = 22; // between two rows of boxes
+const GSIDE = 18; // left and right of a graph's bands: the arrows going from a band to the next
+const GBAND_GAP = 30; // between two bands of columns (a graph too wide is wrapped)
+const GLABEL_SHIFT = 130; // arrows from a band to the next: each row's shape written this much further right
+const GNOTE_H = 18; // the note under a graph
+const FLOW_GRID_H = 300; // tallest panel (CSS px) of a set of panels shown on some frames only (a flow's preview)
+const FLOW_TITLE_W = 140; // a flow's set of panels: a title asks for its share of the width, at least this
 const PRESENTER_SCALE = 1.4; // presenter mode: text and cells this much larger
 const READOUT_MAX = 8; // values of one outline listed under the canvas
 const SYNC_MS = 250; // steps faster than this (a held arrow key) reach the kernel once per period
@@ -110,6 +121,7 @@ function decodeScene(raw) {
       cmap: p.cmap === "grey" ? "grey" : "diverging",
       rowLabels: Array.isArray(p.row_labels) && p.row_labels.length === H ? p.row_labels.map(String) : [],
       colLabels: Array.isArray(p.col_labels) && p.col_labels.length === W ? p.col_labels.map(String) : [],
+      shown: typed(p.shown, Uint8Array),
     };
   });
   const byName = new Map(panels.map((p) => [p.name, p]));
@@ -131,6 +143,28 @@ function decodeScene(raw) {
     capOff: typed(raw.caption_offsets, Int32Array) || new Int32Array(n + 1),
     colors: raw.colors || {},
     networks: (raw.networks || []).map(decodeNetwork),
+    graphs: (raw.graphs || []).map(decodeGraph),
+  };
+}
+
+// A GraphLayout: boxes at (column, row), arrows (source, target) with the rows they run along between.
+function decodeGraph(g) {
+  const column = typed(g.column, Int32Array) || new Int32Array(0), row = typed(g.row, Int32Array) || new Int32Array(0);
+  const edges = typed(g.edges, Int32Array) || new Int32Array(0);
+  const N = Math.min(column.length, row.length, (g.nodes || []).length), E = Math.floor(edges.length / 2);
+  const bendStart = [], bendCount = [];
+  let at = 0;
+  for (let e = 0; e < E; e++) {
+    const span = Math.max(0, column[edges[2 * e + 1]] - column[edges[2 * e]] - 1);
+    bendStart.push(at); bendCount.push(span); at += span;
+  }
+  let nColumns = 1;
+  for (let i = 0; i < N; i++) nColumns = Math.max(nColumns, column[i] + 1);
+  return {
+    title: g.title || "", nodes: (g.nodes || []).map(String), labels: (g.labels || []).map(String),
+    edgeLabels: (g.edge_labels || []).map(String), column, row, edges, N, E, nColumns, bendStart, bendCount,
+    bendRows: typed(g.bend_rows, Int32Array) || new Int32Array(at),
+    reveal: typed(g.reveal, Int32Array), active: typed(g.active, Int32Array), note: g.note || "",
   };
 }
 
@@ -230,7 +264,9 @@ function legendEntries(scene) {
   });
   if (scene.panels.some((p) => p.padding && p.padding.some((v) => v))) out.push({ kind: "padding", label: "padding" });
   if (scene.networks.some((w) => w.active)) out.push({ kind: "neuron", label: "neuron being computed" });
+  if (scene.graphs.some((g) => g.active)) out.push({ kind: "box", label: "node being computed" });
   if (scene.panels.some((p) => p.reveal) || scene.networks.some((w) => w.reveal)) out.push({ kind: "empty", label: "not computed yet" });
+  if (scene.graphs.some((g) => g.reveal)) out.push({ kind: "faded", label: "node not computed yet" });
   return out;
 }
 
@@ -290,7 +326,8 @@ function rowSizes(panels, ncols, maxW, K) {
   panels.forEach((p, i) => { if (!isSmall[i]) worst = Math.min(worst, cell[i]); });
   const height = TITLE_H * ts + Math.max(...panels.map((p, i) => 2 * HL_M + rows[i] * (K.labelH + K.colLabH[i] + p.H * cell[i])
     + (rows[i] - 1) * SLICE_GAP)) + (panels.some((p, i) => K.noteW[K.first + i]) ? NOTE_H * ts : 0);
-  return { cell, rows, ncols: ncols.slice(), width, height, fits: width <= maxW, worst: worst === Infinity ? cmax : worst };
+  return { cell, rows, ncols: ncols.slice(), width, height, fits: width <= maxW, worst: worst === Infinity ? cmax : worst,
+    worstAll: Math.min(...cell) };
 }
 
 // Most choices of slice columns a row tries one by one; a row with more is searched panel by panel.
@@ -309,7 +346,10 @@ function bestRow(panels, first, last, maxW, K) {
   let best = null;
   const consider = (ncols) => {
     const r = rowSizes(part, ncols, maxW, KK);
-    const score = r.fits ? Math.min(r.worst, 16 * K.ts) * 1000 - ncols.reduce((a, b) => a + b, 0) : -1e9 - r.width;
+    // K.preferLow (a flow's preview): among rows of equal cells, the lowest (slices side by side, not stacked)
+    const low = K.preferLow ? r.height / 40 : 0;
+    const worst = K.preferLow ? r.worstAll : r.worst; // and a narrow stack of slices is no small panel there
+    const score = r.fits ? Math.min(worst, 16 * K.ts) * 1000 - ncols.reduce((a, b) => a + b, 0) - low : -1e9 - r.width;
     if (!best || score > best.score) { best = { ...r, score, first, last }; return true; }
     return false;
   };
@@ -392,10 +432,189 @@ function panelRows(panels, maxW, K) {
   return rows.map((r) => bestRow(panels, r.first, r.last, maxW, KK));
 }
 
+// The sets of panels drawn together: a panel with `shown` is drawn on those frames only (a model's flow shows the
+// node being computed). Returns { sets: arrays of panel indices, frameSet: the set of each frame (null: one set,
+// every panel, at every frame) }. Linear in frames x panels; a panel never shown gets a set of its own.
+function panelSets(scene) {
+  const all = scene.panels.map((p, i) => i);
+  if (!scene.panels.some((p) => p.shown)) return { sets: [all], frameSet: null };
+  const sets = [], bySignature = new Map(), frameSet = new Int32Array(scene.n);
+  const used = new Uint8Array(scene.panels.length);
+  for (let k = 0; k < scene.n; k++) {
+    const set = all.filter((i) => { const s = scene.panels[i].shown; return !s || (k < s.length && s[k]); });
+    const key = set.join(",");
+    if (!bySignature.has(key)) { bySignature.set(key, sets.length); sets.push(set); }
+    frameSet[k] = bySignature.get(key);
+    set.forEach((i) => { used[i] = 1; });
+  }
+  all.forEach((i) => { if (!used[i]) sets.push([i]); });
+  return { sets, frameSet };
+}
+
+// Panels `set` (indices into scene.panels) laid out in rows from the top y (device px), left to right. K holds the
+// measures of every panel of the scene; an operator is drawn between panels, also before the first of a set
+// unless `dropFirstOp` (a set of a flow: what comes before it is not on screen). Returns the panels' rectangles
+// (in the set's order), the operators, the rows, the bottom and the right edge (device px).
+function placePanels(scene, set, K, maxW, top0, dpr, ts, dropFirstOp) {
+  const panels = set.map((i) => scene.panels[i]);
+  const opAt = (i, j) => (dropFirstOp && j === 0 ? 0 : K.opW[i]);
+  const titleCap = Math.max(FLOW_TITLE_W * ts, (maxW - 2 * PAD) / Math.max(1, set.length) - OP_W * ts);
+  const KS = {
+    ...K,
+    // a set of a flow: a long title is cut rather than widen its panel's slot (the panels stay on one row)
+    opW: set.map(opAt), titleW: set.map((i) => (dropFirstOp ? Math.min(K.titleW[i], titleCap) : K.titleW[i])), noteW: set.map((i) => K.noteW[i]),
+    rowLabW: set.map((i) => K.rowLabW[i]), colLabH: set.map((i) => K.colLabH[i]),
+  };
+  let rowsFit = [];
+  if (panels.length && dropFirstOp) {
+    // a set of a flow is a preview under its map: one row, lower panels, unless that cannot fit the width
+    KS.gridH = FLOW_GRID_H * ts;
+    KS.preferLow = true;
+    const one = bestRow(panels, 0, panels.length, maxW, KS);
+    rowsFit = one.fits ? [one] : panelRows(panels, maxW, KS);
+  } else if (panels.length) {
+    rowsFit = panelRows(panels, maxW, KS);
+  }
+  const d = (v) => Math.round(v * dpr);
+  const out = { panels: [], ops: [], rows: [], bottom: top0, right: 0 };
+  const labelD = d(LABEL_H * ts), gapD = d(SLICE_GAP), colGapD = d(SLICE_GAP_X), mD = d(HL_M);
+  let y = top0;
+  rowsFit.forEach((row, ri) => {
+    const top = y + d(TITLE_H * ts);
+    let x = d(PAD);
+    let maxH = 0;
+    const start = out.panels.length;
+    for (let j = 0; j < row.last - row.first; j++) {
+      const i = row.first + j, p = panels[i];
+      const css = row.cell[j], ncol = row.ncols[j], rows = row.rows[j];
+      const cd = Math.max(1, d(css));
+      const g = css >= 8 ? Math.max(1, Math.round(dpr)) : 0; // gap between cells
+      const rowLabD = d(KS.rowLabW[i]), colLabD = d(KS.colLabH[i]);
+      const w = 2 * mD + ncol * (rowLabD + p.W * cd) + (ncol - 1) * colGapD;
+      const h = 2 * mD + rows * (labelD + colLabD + p.H * cd) + (rows - 1) * gapD;
+      if (KS.opW[i]) {
+        out.ops.push({ x: x + d(KS.opW[i]) / 2, row: ri, text: p.op });
+        x += d(KS.opW[i]);
+      }
+      const slot = Math.max(w, d(KS.titleW[i] + 8), d(KS.noteW[i] + 6));
+      out.panels.push({ x: x + Math.round((slot - w) / 2), y: top, w, h, slot, css, cd, g, labelD, gapD, colGapD, mD,
+        rows, ncol, rowLabD, colLabD, row: ri, note: panelNote(p) });
+      x += slot;
+      maxH = Math.max(maxH, h);
+    }
+    const noteH = out.panels.slice(start).some((r) => r.note) ? d(NOTE_H * ts) : 0;
+    // big panels share a top line; small ones (a kernel) are centred on the operators
+    out.panels.slice(start).forEach((r) => { r.y = top + (r.h >= 0.6 * maxH ? 0 : Math.round((maxH - r.h) / 2)); });
+    out.rows.push({ top, maxH });
+    y = top + maxH + noteH + (ri + 1 < rowsFit.length ? d(ROW_GAP) : 0);
+    out.right = Math.max(out.right, x + d(PAD));
+  });
+  out.bottom = y;
+  return out;
+}
+
+// A GraphLayout's boxes and arrows, in device px, from the top y: columns spread over the width maxW (CSS px) and,
+// when they do not all fit, wrapped into bands of columns, one under the other; each band as tall as the rows it
+// uses. An arrow is a list of points (orthogonal segments): out of its source's right side, along its own row
+// through the columns it skips, into its target's left side; from one band to the next it goes round by the
+// margins. Linear in boxes + arrows + their bends.
+function graphGeometry(graph, top0, maxW, dpr, ts, measure) {
+  const d = (v) => Math.round(v * dpr);
+  const boxW = GBOX_W * ts, boxH = GBOX_H * ts, minGap = GCOL_GAP * ts, rowPitch = boxH + GROW_GAP * ts;
+  const side = GSIDE * ts; // room left and right of the bands for the arrows going round
+  const C = graph.nColumns;
+  const room = maxW - 2 * PAD - 2 * side;
+  const perBand = clamp(Math.floor((room + minGap) / (boxW + minGap)), 1, C);
+  const bands = Math.ceil(C / perBand);
+  // columns spread over the room (a small graph: at most GCOL_MAX apart)
+  const pitch = perBand > 1 ? Math.min((room - boxW) / (perBand - 1), (boxW + GCOL_MAX * ts)) : 0;
+  const bandRows = new Array(bands).fill(1);
+  const useRow = (c, r) => { const b = Math.floor(c / perBand); bandRows[b] = Math.max(bandRows[b], r + 1); };
+  for (let i = 0; i < graph.N; i++) useRow(graph.column[i], graph.row[i]);
+  graph.bendStart.forEach((start, e) => {
+    const c0 = graph.column[graph.edges[2 * e]];
+    for (let j = 0; j < graph.bendCount[e]; j++) useRow(c0 + 1 + j, graph.bendRows[start + j]);
+  });
+  const titleH = TITLE_H * ts, bandGap = GBAND_GAP * ts;
+  const bandTop = [];
+  let y = top0 / dpr + titleH;
+  for (let b = 0; b < bands; b++) {
+    bandTop.push(y);
+    y += bandRows[b] * rowPitch - (rowPitch - boxH) + (b + 1 < bands ? bandGap : 0);
+  }
+  const noteH = graph.note ? GNOTE_H * ts : 0;
+  const bottomCss = y + noteH + 6 * ts;
+  const left = PAD + side;
+  const colX = (c) => left + (c % perBand) * pitch; // a column's left side (CSS px)
+  const rowY = (c, r) => bandTop[Math.floor(c / perBand)] + r * rowPitch + boxH / 2; // a row's middle line
+  const boxes = [];
+  for (let i = 0; i < graph.N; i++) {
+    const c = graph.column[i], r = graph.row[i];
+    boxes.push({ x: d(colX(c)), y: d(rowY(c, r) - boxH / 2), w: d(boxW), h: d(boxH) });
+  }
+  const rightEdge = left + (perBand - 1) * pitch + boxW;
+  const arrows = [];
+  for (let e = 0; e < graph.E; e++) {
+    const s = graph.edges[2 * e], t = graph.edges[2 * e + 1];
+    const stops = [[graph.column[s], graph.row[s]]];
+    for (let j = 0; j < graph.bendCount[e]; j++) stops.push([graph.column[s] + 1 + j, graph.bendRows[graph.bendStart[e] + j]]);
+    stops.push([graph.column[t], graph.row[t]]);
+    const pts = [];
+    // where the shape is written: a run {x0, x1, y} (CSS px) of the arrow; the first column it skips (its own
+    // row), else its gap between neighbours (on the target's row), else its lane under a band (shifted by row)
+    let label = null, rank = 9;
+    const run = (r, x0, x1, yy) => { if (r < rank) { rank = r; label = { x0, x1, y: yy }; } };
+    for (let j = 0; j < stops.length; j++) {
+      const [c, r] = stops[j], yy = rowY(c, r);
+      const inX = colX(c), outX = colX(c) + boxW;
+      if (j > 0) {
+        const [pc, pr] = stops[j - 1], py = rowY(pc, pr), px = colX(pc) + boxW;
+        if (Math.floor(pc / perBand) === Math.floor(c / perBand)) {
+          const mid = (px + inX) / 2;
+          if (py !== yy) pts.push([mid, py], [mid, yy]);
+          run(1, py !== yy ? mid : px, inX, yy);
+        } else {
+          // round by the right margin, the gap under the band (each row its own lane), the left margin
+          const b = Math.floor(pc / perBand);
+          const lane = bandTop[b] + bandRows[b] * rowPitch - (rowPitch - boxH) + bandGap / 2 + (pr - 1) * 5 * ts;
+          const xr = rightEdge + side * 0.5 + pr * 4 * ts, xl = left - side * 0.5 - pr * 4 * ts;
+          pts.push([xr, py], [xr, lane], [xl, lane], [xl, yy]);
+          const shift = pr * (GLABEL_SHIFT * ts);
+          run(2, left + shift, rightEdge + shift, lane);
+        }
+        pts.push([inX, yy]);
+      }
+      if (j > 0 && j < stops.length - 1) run(0, inX, outX, yy); // through a column it skips, on its own row
+      if (j < stops.length - 1) pts.push([outX, yy]);
+    }
+    arrows.push({ pts: pts.map(([x, yy]) => [d(x), d(yy)]), label: { x0: d(label.x0), x1: d(label.x1), y: d(label.y) } });
+  }
+  // each box's words, fitted once: one line, or two split at " · ", in the largest font that fits (9 to 12 px)
+  const texts = graph.labels.map((text) => boxText(text, boxW - 8 * ts, boxH, ts, measure));
+  const width = d(Math.max(rightEdge + side + PAD, Math.min(600, maxW)));
+  return { x: 0, y: top0, w: width, h: d(bottomCss) - top0, boxes, arrows, texts, titleY: d(top0 / dpr + titleH - 8 * ts),
+    noteY: d(y + 4 * ts), perBand, bands };
+}
+
+// The lines of a box's words and their font size (CSS px) for a box `width` wide.
+function boxText(text, width, height, ts, measure) {
+  const cut = text.indexOf(" · ");
+  for (let px = Math.round(12 * ts); px >= Math.round(9 * ts); px--) {
+    if (measure(text, 600, px) <= width) return { lines: [text], px };
+    if (cut > 0) {
+      const two = [text.slice(0, cut), text.slice(cut + 3)];
+      if (two.every((t) => measure(t, 600, px) <= width) && 2 * px * 1.25 <= height) return { lines: two, px };
+    }
+  }
+  const px = Math.round(9 * ts);
+  return { lines: cut > 0 && 2 * px * 1.25 <= height ? [text.slice(0, cut), text.slice(cut + 3)] : [text], px, cutToFit: true };
+}
+
 // Layout: cell sizes and positions, all in device pixels. Slices are stacked vertically; a panel whose stack
 // would force tiny cells is wrapped into a few columns of slices. measure(text, weight, px) is a text's width in
 // CSS px: a narrow panel (Flatten's one column) gets a slot as wide as its title, its grid centred in it.
-// ts scales text and cells (presenter mode).
+// ts scales text and cells (presenter mode). From the top: the graphs (a model's map), the panels (every set of
+// panels shown together laid out in the same place), the networks, the legend.
 function layoutScene(scene, cssWidth, dpr, measure = () => 0, ts = 1) {
   const panels = scene.panels;
   const maxW = Math.max(240, Math.min(ts > 1 ? MAX_W_PRESENTER : MAX_W, cssWidth));
@@ -410,46 +629,32 @@ function layoutScene(scene, cssWidth, dpr, measure = () => 0, ts = 1) {
       ? Math.ceil(Math.max(...p.rowLabels.map((t) => measure(t, 400, 11 * ts)))) + Math.round(ROWLAB_GAP * ts) : 0)),
     colLabH: panels.map((p) => (p.colLabels.length ? COLLAB_H * ts : 0)),
   };
-  // a row after a first one starts with its operator: the first panel of the scene has none
-  const rowsFit = panels.length ? panelRows(panels, maxW, K) : [];
-
   const d = (v) => Math.round(v * dpr);
-  const L = { dpr, ts, panels: [], ops: [], rows: [] };
-  const labelD = d(LABEL_H * ts), gapD = d(SLICE_GAP), colGapD = d(SLICE_GAP_X), mD = d(HL_M);
+  // slots: each panel as placed in each set it belongs to ({panel, R}); without `shown`, slot i is panel i
+  const L = { dpr, ts, slots: [], sets: [], frameSet: null };
   let y = d(PAD);
   let widest = 0;
-  rowsFit.forEach((row, ri) => {
-    const top = y + d(TITLE_H * ts);
-    let x = d(PAD);
-    let maxH = 0;
-    const start = L.panels.length;
-    for (let j = 0; j < row.last - row.first; j++) {
-      const i = row.first + j, p = panels[i];
-      const css = row.cell[j], ncol = row.ncols[j], rows = row.rows[j];
-      const cd = Math.max(1, d(css));
-      const g = css >= 8 ? Math.max(1, Math.round(dpr)) : 0; // gap between cells
-      const rowLabD = d(K.rowLabW[i]), colLabD = d(K.colLabH[i]);
-      const w = 2 * mD + ncol * (rowLabD + p.W * cd) + (ncol - 1) * colGapD;
-      const h = 2 * mD + rows * (labelD + colLabD + p.H * cd) + (rows - 1) * gapD;
-      if (K.opW[i]) {
-        L.ops.push({ x: x + d(K.opW[i]) / 2, row: ri, text: p.op });
-        x += d(K.opW[i]);
-      }
-      const slot = Math.max(w, d(K.titleW[i] + 8), d(K.noteW[i] + 6));
-      L.panels.push({ x: x + Math.round((slot - w) / 2), y: top, w, h, slot, css, cd, g, labelD, gapD, colGapD, mD,
-        rows, ncol, rowLabD, colLabD, row: ri, note: panelNote(p) });
-      x += slot;
-      maxH = Math.max(maxH, h);
-    }
-    const noteH = L.panels.slice(start).some((r) => r.note) ? d(NOTE_H * ts) : 0;
-    // big panels share a top line; small ones (a kernel) are centred on the operators
-    L.panels.slice(start).forEach((r) => { r.y = top + (r.h >= 0.6 * maxH ? 0 : Math.round((maxH - r.h) / 2)); });
-    L.rows.push({ top, maxH });
-    y = top + maxH + noteH + (ri + 1 < rowsFit.length ? d(ROW_GAP) : 0);
-    widest = Math.max(widest, x + d(PAD));
+  L.graphs = (scene.graphs || []).map((graph) => {
+    const G = graphGeometry(graph, y, maxW, dpr, ts, measure);
+    y += G.h + d(LEGEND_GAP);
+    widest = Math.max(widest, G.w);
+    return G;
   });
-  L.top = L.rows.length ? L.rows[0].top : d(PAD);
-  L.maxH = L.rows.length ? L.rows[0].maxH : 0;
+  const { sets, frameSet } = panelSets(scene);
+  L.frameSet = frameSet;
+  L.panelTop = y;
+  let bottom = y;
+  sets.forEach((set) => {
+    const placed = placePanels(scene, set, K, maxW, y, dpr, ts, frameSet !== null);
+    const slots = set.map((i, j) => L.slots.push({ panel: i, R: placed.panels[j] }) - 1);
+    L.sets.push({ panels: set, slots, slotOf: new Map(set.map((i, j) => [i, slots[j]])), ops: placed.ops, rows: placed.rows });
+    bottom = Math.max(bottom, placed.bottom);
+    widest = Math.max(widest, placed.right);
+  });
+  y = bottom;
+  L.panelBottom = y;
+  L.top = L.sets.length && L.sets[0].rows.length ? L.sets[0].rows[0].top : d(PAD);
+  L.maxH = L.sets.length && L.sets[0].rows.length ? L.sets[0].rows[0].maxH : 0;
   y += panels.length ? d(LEGEND_GAP) : 0;
   let netRight = 0;
   L.networks = (scene.networks || []).map((net) => {
@@ -651,12 +856,32 @@ function createRenderer(scene, L, canvas) {
   const ctx = canvas.getContext("2d");
   const ts = L.ts || 1;
   const N = scene.networks.map((net, i) => ({ net, R: L.networks[i], geo: networkGeometry(net, L.networks[i], L.dpr, ts), bg: null }));
-  const P = scene.panels.map((p, i) => ({
-    p, R: { ...L.panels[i], dpr: L.dpr, ts }, full: [], empty: [], order: [],
+  // one state per slot (a panel in a set of panels): its own page images, for its own cell size
+  const P = L.slots.map((slot) => ({
+    p: scene.panels[slot.panel], R: { ...slot.R, dpr: L.dpr, ts }, full: [], empty: [], order: [],
     cur: null, curPage: -1, curK: -1, hadHl: false, numbers: null,
   }));
+  // the slot of panel i on frame k (undefined: the panel is not drawn on that frame)
+  const slotAt = (i, k) => L.sets[L.frameSet && k < L.frameSet.length ? L.frameSet[k] : 0].slotOf.get(i);
   let needRedraw = true;
+  let curSet = -1; // the set of panels on the canvas (L.sets)
   const fpx = (v) => Math.round(v * ts * L.dpr); // a font size, scaled for presenter mode
+  // each arrow's shape in the largest font, 10 px down to 8, that fits its run (measured once)
+  const G = scene.graphs.map((graph, i) => {
+    const R = L.graphs[i], labelPx = [], labelW = [];
+    graph.edgeLabels.forEach((t, e) => {
+      const room = R.arrows[e].label.x1 - R.arrows[e].label.x0 - fpx(4);
+      let px = 10;
+      for (; px > 8; px--) {
+        ctx.font = `${fpx(px)}px ${FONT}`;
+        if (ctx.measureText(t).width <= room) break;
+      }
+      ctx.font = `${fpx(px)}px ${FONT}`;
+      labelPx.push(px);
+      labelW.push(ctx.measureText(t).width);
+    });
+    return { graph, R, labelPx, labelW };
+  });
 
   function pageAt(p, k) {
     return p.page && k < p.page.length ? clamp(p.page[k], 0, p.nPages - 1) : 0;
@@ -718,11 +943,11 @@ function createRenderer(scene, L, canvas) {
     const page = pageAt(p, k);
     if (page === st.curPage && (k === st.curK || !p.reveal)) return false;
     const full = pageImages(st, page);
-    if (!st.cur) st.cur = makeCanvas(st.R.w, st.R.h);
-    const g = st.cur.getContext("2d");
     if (!p.reveal) {
-      g.drawImage(full, 0, 0);
+      st.cur = full; // nothing to fill in: the page image itself
     } else {
+      if (!st.cur) st.cur = makeCanvas(st.R.w, st.R.h);
+      const g = st.cur.getContext("2d");
       const { ord, rs } = revealOrder(st, page);
       const empty = st.empty[page];
       if (page !== st.curPage) {
@@ -862,33 +1087,128 @@ function createRenderer(scene, L, canvas) {
   }
 
   function drawStatic() {
-    const dpr = L.dpr;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
+    curSet = -1;
+    drawLegend();
+  }
+
+  // The parts of a set of panels that do not change from frame to frame: titles, own scales, operators; drawn on a
+  // cleared panel area when the frame shows another set than the last.
+  function drawSetStatic(si) {
+    const dpr = L.dpr, set = L.sets[si];
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    if (L.frameSet) {
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, L.panelTop, canvas.width, L.panelBottom - L.panelTop);
+    }
     // titles
     ctx.fillStyle = "#222";
     ctx.font = `600 ${fpx(14)}px ${FONT}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "alphabetic";
-    P.forEach((st) => {
-      const R = st.R;
-      ctx.fillText(fitText(ctx, st.p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
+    set.slots.forEach((i) => {
+      const R = P[i].R;
+      ctx.fillText(fitText(ctx, P[i].p.title, Math.max(R.slot, R.w + Math.round(OP_W * dpr))), R.x + R.w / 2, R.y - Math.round(8 * dpr));
     });
     // a panel's own colour scale, under it
     ctx.fillStyle = "#555";
     ctx.font = `${fpx(11)}px ${FONT}`;
     ctx.textBaseline = "top";
-    P.forEach((st) => {
-      const R = st.R;
+    set.slots.forEach((i) => {
+      const R = P[i].R;
       if (R.note) ctx.fillText(fitText(ctx, R.note, R.slot), R.x + R.w / 2, R.y + R.h + Math.round(2 * dpr));
     });
     // operators
     ctx.font = `${fpx(30)}px ${FONT}`;
     ctx.fillStyle = "#333";
     ctx.textBaseline = "middle";
-    L.ops.forEach((o) => ctx.fillText(o.text, o.x, L.rows[o.row].top + L.rows[o.row].maxH / 2));
-    drawLegend();
+    set.ops.forEach((o) => ctx.fillText(o.text, o.x, set.rows[o.row].top + set.rows[o.row].maxH / 2));
+  }
+
+  // A graph at frame k: every arrow (into the lit box: bold; into a box not computed yet: faded) with its shape,
+  // then every box (lit, computed, or faded) with its words. Redrawn whole at each frame: a few dozen boxes.
+  function drawGraph(st, k) {
+    const { graph, R } = st;
+    const dpr = L.dpr, d = (v) => Math.round(v * dpr);
+    const act = graph.active && k < graph.active.length ? graph.active[k] : -1;
+    const done = (i) => !graph.reveal || graph.reveal[i] <= k;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, R.y, canvas.width, R.h);
+    ctx.fillStyle = "#222";
+    ctx.font = `600 ${fpx(14)}px ${FONT}`;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(fitText(ctx, graph.title, canvas.width - d(2 * PAD)), d(PAD), R.titleY);
+    const accent = scene.colors.output || "#000";
+    ctx.lineJoin = "round";
+    const arrow = (e) => {
+      const { pts } = R.arrows[e];
+      ctx.beginPath();
+      ctx.moveTo(pts[0][0], pts[0][1]);
+      for (let j = 1; j < pts.length; j++) ctx.lineTo(pts[j][0], pts[j][1]);
+      ctx.stroke();
+      const [x, y] = pts[pts.length - 1], a = d(6 * ts);
+      ctx.beginPath();
+      ctx.moveTo(x, y); ctx.lineTo(x - a, y - a * 0.6); ctx.lineTo(x - a, y + a * 0.6); ctx.closePath();
+      ctx.fill();
+    };
+    const lit = [];
+    for (let e = 0; e < graph.E; e++) {
+      const t = graph.edges[2 * e + 1];
+      if (t === act) { lit.push(e); continue; }
+      const on = done(t);
+      ctx.strokeStyle = ctx.fillStyle = on ? "#777" : "#d0d0d0";
+      ctx.lineWidth = Math.max(1, d(1.3 * ts));
+      arrow(e);
+    }
+    lit.forEach((e) => {
+      ctx.strokeStyle = ctx.fillStyle = accent;
+      ctx.lineWidth = d(2.6 * ts);
+      arrow(e);
+    });
+    // the shapes on the arrows
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    for (let e = 0; e < graph.E; e++) {
+      const text = graph.edgeLabels[e] || "";
+      if (!text) continue;
+      const { x0, x1, y } = R.arrows[e].label, tw = st.labelW[e];
+      ctx.font = `${fpx(st.labelPx[e])}px ${FONT}`;
+      let cx = (x0 + x1) / 2;
+      if (cx + tw / 2 > x1 - d(2)) cx = x1 - d(2) - tw / 2;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(cx - tw / 2 - d(1), y - d(13 * ts), tw + d(2), d(11 * ts));
+      const t = graph.edges[2 * e + 1];
+      ctx.fillStyle = t === act ? "#000" : done(t) ? "#444" : "#aaa";
+      ctx.fillText(text, cx, y - d(2));
+    }
+    // the boxes
+    ctx.textBaseline = "middle";
+    for (let i = 0; i < graph.N; i++) {
+      const B = R.boxes[i], txt = R.texts[i], on = done(i);
+      ctx.fillStyle = i === act ? "#fff4cc" : on ? "#fff" : "#f7f7f7";
+      ctx.fillRect(B.x, B.y, B.w, B.h);
+      ctx.strokeStyle = i === act ? accent : on ? "#666" : "#cfcfcf";
+      ctx.lineWidth = i === act ? d(3 * ts) : Math.max(1, d(1 * ts));
+      ctx.strokeRect(B.x, B.y, B.w, B.h);
+      ctx.fillStyle = on || i === act ? "#1f2328" : "#a8a8a8";
+      ctx.font = `600 ${d(txt.px)}px ${FONT}`; // txt.px: CSS px, presenter scale included
+      const lh = d(txt.px * 1.25), cy = B.y + B.h / 2 - ((txt.lines.length - 1) * lh) / 2;
+      txt.lines.forEach((line, j) => {
+        if (j === 1) ctx.font = `${d(txt.px)}px ${FONT}`;
+        ctx.fillText(txt.cutToFit ? fitText(ctx, line, B.w - d(6)) : line, B.x + B.w / 2, cy + j * lh);
+      });
+    }
+    if (graph.note) {
+      ctx.fillStyle = "#444";
+      ctx.font = `${fpx(12)}px ${FONT}`;
+      ctx.textAlign = "left";
+      ctx.textBaseline = "top";
+      ctx.fillText(fitText(ctx, graph.note, canvas.width - d(2 * PAD)), d(PAD), R.noteY);
+    }
   }
 
   function colourBar(x, y, w, h, rgbAt, ticks) {
@@ -960,6 +1280,12 @@ function createRenderer(scene, L, canvas) {
         ctx.strokeStyle = scene.colors.output || "#000";
         ctx.lineWidth = d(2.5);
         ctx.stroke();
+      } else if (e.kind === "box" || e.kind === "faded") {
+        ctx.fillStyle = e.kind === "box" ? "#fff4cc" : "#f7f7f7";
+        ctx.fillRect(sx, sy, sw, sw);
+        ctx.strokeStyle = e.kind === "box" ? scene.colors.output || "#000" : "#cfcfcf";
+        ctx.lineWidth = e.kind === "box" ? d(2.5) : Math.max(1, d(1));
+        ctx.strokeRect(sx, sy, sw, sw);
       } else if (e.kind === "empty") {
         ctx.fillStyle = EMPTY_EDGE;
         ctx.fillRect(sx, sy, sw, sw);
@@ -1001,8 +1327,8 @@ function createRenderer(scene, L, canvas) {
   function litText(k) {
     const parts = [];
     scene.highlights.forEach((h) => {
-      const st = P[h.panel.index];
-      if (printsNumbers(st)) return;
+      const st = P[slotAt(h.panel.index, k)];
+      if (st === undefined || printsNumbers(st)) return;
       const cells = highlightCells(h, k, st);
       if (!cells.length) return;
       const p = st.p, HW = p.H * p.W;
@@ -1021,7 +1347,8 @@ function createRenderer(scene, L, canvas) {
   }
 
   // Whether some outline may fall on a panel that does not print its numbers: the readout is shown.
-  const hasReadout = scene.highlights.some((h) => !printsNumbers(P[h.panel.index]));
+  const hasReadout = scene.highlights.some((h) => L.sets.some((set) => set.slotOf.has(h.panel.index)
+    && !printsNumbers(P[set.slotOf.get(h.panel.index)])));
 
   function highlightRects(h, k, st) {
     const p = st.p, R = st.R;
@@ -1039,14 +1366,22 @@ function createRenderer(scene, L, canvas) {
   }
 
   function draw(k) {
-    const hl = scene.highlights.map((h) => {
-      const st = P[h.panel.index];
-      return { h, st, rects: highlightRects(h, k, st) };
+    const si = L.frameSet && k < L.frameSet.length ? L.frameSet[k] : 0;
+    if (si !== curSet) {
+      drawSetStatic(si);
+      curSet = si;
+      needRedraw = true;
+    }
+    const set = L.sets[si];
+    const hl = scene.highlights.filter((h) => set.slotOf.has(h.panel.index)).map((h) => {
+      const slot = set.slotOf.get(h.panel.index);
+      return { h, slot, st: P[slot], rects: highlightRects(h, k, P[slot]) };
     });
     const hasHl = P.map(() => false);
-    hl.forEach((x) => { if (x.rects.length) hasHl[x.st.p.index] = true; });
+    hl.forEach((x) => { if (x.rects.length) hasHl[x.slot] = true; });
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    P.forEach((st, i) => {
+    set.slots.forEach((i) => {
+      const st = P[i];
       const changed = updatePanel(st, k);
       if (changed || needRedraw || st.hadHl || hasHl[i]) ctx.drawImage(st.cur, st.R.x, st.R.y);
       st.hadHl = hasHl[i];
@@ -1069,7 +1404,13 @@ function createRenderer(scene, L, canvas) {
       ctx.setLineDash([]);
     });
     N.forEach((st) => drawNetwork(st, k));
+    G.forEach((st) => drawGraph(st, k));
     needRedraw = false;
+  }
+
+  // The boxes of the graphs, in device px: [{name, x, y, w, h}] (what a click on the canvas picks).
+  function nodeBoxes() {
+    return G.flatMap((st) => st.R.boxes.map((B, i) => ({ name: st.graph.nodes[i], ...B })));
   }
 
   // Pre-renders one page image not made yet; false once every page is ready.
@@ -1082,7 +1423,7 @@ function createRenderer(scene, L, canvas) {
     return false;
   }
 
-  return { draw, drawStatic, warmOne, litText, hasReadout };
+  return { draw, drawStatic, warmOne, litText, hasReadout, nodeBoxes };
 }
 
 // ---------------------------------------------------------------------------------
@@ -1353,6 +1694,7 @@ export default {
     let destroyed = false;
     let job = null; // the export under way: {kind, cancelled, since}
     let downloadUrl = null; // the last export's file, kept for its link
+    let nodeBoxes = []; // the graphs' boxes, CSS px of the canvas as shown: [{name, x, y, w, h}]
     const stats = { draws: 0, drawMs: 0 }; // for benchmarks: root.__layerviz
     root.__layerviz = stats;
 
@@ -1408,6 +1750,8 @@ export default {
       const dpr = window.devicePixelRatio || 1;
       layoutWidth = stageWidth();
       readoutEl.hidden = true;
+      nodeBoxes = [];
+      delete root.dataset.nodeBoxes;
       if (!scene || scene.n === 0) {
         canvas.width = 1; canvas.height = 1;
         canvas.style.width = "0px"; canvas.style.height = "0px";
@@ -1426,6 +1770,12 @@ export default {
       root.dataset.sceneWidth = String(Math.round(cssW));
       const built = createRenderer(scene, L, canvas);
       renderer = built;
+      // the graphs' boxes in CSS px of the canvas as shown (for clicks, tests and assistive tools)
+      const toCss = shown / cssW / dpr;
+      nodeBoxes = built.nodeBoxes().map((b) => ({ name: b.name, x: Math.round(b.x * toCss), y: Math.round(b.y * toCss),
+        w: Math.round(b.w * toCss), h: Math.round(b.h * toCss) }));
+      if (nodeBoxes.length) root.dataset.nodeBoxes = JSON.stringify(nodeBoxes);
+      else delete root.dataset.nodeBoxes;
       readoutEl.hidden = !built.hasReadout;
       readoutEl.textContent = "";
       renderer.drawStatic();
@@ -1637,6 +1987,24 @@ export default {
       model.save_changes();
     });
     canvas.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+    // A click on a graph's box sends its node's name to Python (clicked_node), even the same name twice.
+    const boxAt = (e) => {
+      const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+      return nodeBoxes.find((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h) || null;
+    };
+    canvas.addEventListener("click", (e) => {
+      const box = boxAt(e);
+      if (!box) return;
+      if (model.get("clicked_node") === box.name) { model.set("clicked_node", ""); model.save_changes(); }
+      model.set("clicked_node", box.name);
+      model.save_changes();
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      if (!nodeBoxes.length) return;
+      const box = boxAt(e);
+      canvas.style.cursor = box ? "pointer" : "";
+      canvas.title = box ? `Open ${box.name}` : "";
+    });
     const SLIDER_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"]);
     root.addEventListener("keydown", (e) => {
       if (e.altKey || e.ctrlKey || e.metaKey) return;

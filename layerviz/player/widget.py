@@ -46,7 +46,10 @@ def encode_scene(scene: Scene) -> dict:
     and ``col_labels``, a highlight's ``label`` (the legend's words for it). ``networks`` (an empty list for scenes without
     any; a reader treats a missing key the same) holds each :class:`~layerviz.scene.Network`:
     values ``(P, T)`` float32, every weight matrix flattened row-major one after the other
-    (float32, NaN: no line), reveal ``(P, T)``, page and active ``(n_frames,)`` int32.
+    (float32, NaN: no line), reveal ``(P, T)``, page and active ``(n_frames,)`` int32. A panel's ``shown`` is
+    ``(n_frames,)`` uint8 (None: every frame). ``graphs`` (an empty list, or missing, for scenes without any)
+    holds each :class:`~layerviz.scene.GraphLayout`: ``nodes``, ``labels`` and ``edge_labels`` as JSON lists,
+    column and row ``(N,)``, edges ``(E, 2)``, bend_rows ``(B,)``, reveal ``(N,)`` and active ``(n_frames,)`` int32.
     """
     n = int(scene.n_frames)
     panels = []
@@ -68,6 +71,7 @@ def encode_scene(scene: Scene) -> dict:
                 "cmap": grid.cmap,
                 "row_labels": list(grid.row_labels),
                 "col_labels": list(grid.col_labels),
+                "shown": None if grid.shown is None else _le(grid.shown, "u1"),
             }
         )
     names = [grid.name for grid in scene.panels]
@@ -107,6 +111,25 @@ def encode_scene(scene: Scene) -> dict:
                 "note": net.note,
             }
         )
+    graphs = []
+    for graph in scene.graphs:
+        graphs.append(
+            {
+                "name": graph.name,
+                "title": graph.title,
+                "nodes": list(graph.nodes),
+                "labels": list(graph.labels),
+                "column": _le(graph.column, "i4"),
+                "row": _le(graph.row, "i4"),
+                "edges": _le(graph.edges, "i4"),
+                "n_edges": int(len(graph.edges)),
+                "edge_labels": list(graph.edge_labels),
+                "bend_rows": _le(graph.bend_rows, "i4"),
+                "reveal": None if graph.reveal is None else _le(graph.reveal, "i4"),
+                "active": None if graph.active is None else _le(graph.active, "i4"),
+                "note": graph.note,
+            }
+        )
     encoded = [str(scene.captions[k]).encode("utf-8") for k in range(n)]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(c) for c in encoded], out=offsets[1:])
@@ -124,6 +147,7 @@ def encode_scene(scene: Scene) -> dict:
         "caption_offsets": _le(offsets, "i4"),
         "colors": dict(HIGHLIGHT_COLORS),
         "networks": networks,
+        "graphs": graphs,
     }
 
 
@@ -148,6 +172,7 @@ class Player(anywidget.AnyWidget):
     frame = traitlets.Int(0).tag(sync=True, echo_update=False)
     playing = traitlets.Bool(False).tag(sync=True)
     fps = traitlets.Int(8).tag(sync=True)
+    clicked_node = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, scene: Scene | None = None, **kwargs) -> None:
         if scene is not None:

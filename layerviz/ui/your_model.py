@@ -2,8 +2,9 @@
 
 :func:`your_model_explorer` is an :class:`~layerviz.ui.explorer.Explorer` whose controls are the ready model
 (:mod:`layerviz.zoo`), the seed of its weights and the node to open. Above the explorer's player, the *flow*
-player steps through the whole model, one frame per node (:func:`layerviz.flow.model_flow`); the explorer's own
-player is the chosen node's: ``explorer.trace`` is that node's trace (its "predict the next value" and its
+player steps through the whole model, one frame per node (:func:`layerviz.flow.model_flow`): a map of the graph
+on top, the node computed lit; a click on a node's box opens that node (``flow.clicked_node`` sets the ``node``
+control, as the node buttons do, which stay the keyboard's way). The explorer's own player is the chosen node's: ``explorer.trace`` is that node's trace (its "predict the next value" and its
 "show me the code" are the node's), ``explorer.graph_trace`` the whole model's. The forward | backward switch
 shows the model's backward pass from dL/dout = 1 (:func:`layerviz.flow.backward_flow`) and the chosen node's
 part of it.
@@ -139,12 +140,13 @@ class ModelExplorer(Explorer):
                          extras={"nodes": self.nodes}, backward=self._node_backward,
                          describe_backward=self._describe_backward, **kwargs)
         self.nodes.observe(self.guard(self._on_node_button), names="value")
+        self.flow.observe(self.guard(self._on_clicked_node), names="clicked_node")
         code_fold = widgets.Accordion(children=[self.source], selected_index=0)
         code_fold.set_title(0, "The model's code (torch), and the three lines that step through it")
         children = [c for c in self.widget.children if self.nodes not in getattr(c, "children", ())]
         at = children.index(self.summary)
-        flow_title = widgets.HTML("<b>The whole model, one step per node</b> (choose a node below to step "
-                                  "through its own computation)")
+        flow_title = widgets.HTML("<b>The whole model, one step per node</b> (click a node's box, or choose it "
+                                  "below, to step through its own computation)")
         node_title = widgets.HTML("<b>The node chosen, step by step</b>")
         self.widget.children = (*children[:at], self.about, code_fold, flow_title, self.flow, self.nodes,
                                 node_title, *children[at:])
@@ -162,6 +164,17 @@ class ModelExplorer(Explorer):
     def _on_node_button(self, change: dict) -> None:
         if change["new"] is not None and change["new"] != self.controls["node"].value:
             self.controls["node"].value = change["new"]
+
+    def _on_clicked_node(self, change: dict) -> None:
+        """A box of the flow's map clicked: open its node (an input has no computation of its own: nothing).
+        The trait is set back to "" so that a second click on the same box is heard."""
+        name = change["new"]
+        if not name:
+            return
+        self.flow.clicked_node = ""
+        names = self.graph_trace.names if self.graph_trace is not None else ()
+        if name in names and name != self.controls["node"].value:
+            self.controls["node"].value = name
 
     def _build_node(self, values: dict[str, Any]) -> Trace:
         name, seed, node = values["model"], values["seed"], values["node"]

@@ -97,3 +97,14 @@ def test_presenter_mode_enlarges_without_scrolling(opened):
     (explorer,) = [p for p in players(page) if p["explorer"]]
     assert explorer["scene"] <= explorer["stage"]
     assert page.errors == []
+
+
+def test_the_model_flow_fits_its_player_at_1366(opened):
+    """"Your own model": the flow's map (boxes in columns, wrapped into bands) and its node's panels fit the player."""
+    page = opened("your_model.ipynb")
+    for player in players(page):
+        assert player["scroll"] <= player["stage"] and player["canvas"] <= player["stage"] + 0.5, player
+        assert 0 < player["scene"] <= player["stage"], player
+    flow = page.locator(".layerviz-your-model .layerviz-player").first
+    assert flow.get_attribute("data-node-boxes")  # the map's boxes, exposed for clicks and assistive tools
+    assert page.errors == []
