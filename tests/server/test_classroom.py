@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
+import nbformat
 import pytest
 
 from layerviz.classroom import FULL_MESSAGE
@@ -118,6 +119,18 @@ def test_no_traceback_setting(server):
     assert "allow_tracebacks" in (REPO / "deploy" / "voila.json").read_text()
     status, page = get(server.notebook_url(NOTEBOOK))
     assert status == 200 and "Traceback" not in page
+
+
+def test_a_busy_server_waits_for_a_cells_output_instead_of_dropping_it():
+    """With 30 students at once, the server read a cell's output more than nbclient's default 4 s after the
+    cell finished, and left it out of the page (Voilà logged "Timeout waiting for IOPub output" 30 times; some
+    pages came without their explorer). Voilà's executor reads the shipped configuration's longer wait."""
+    from traitlets.config.loader import JSONFileConfigLoader
+    from voila.execute import VoilaExecutor
+
+    config = JSONFileConfigLoader("voila.json", path=str(REPO / "deploy")).load_config()
+    executor = VoilaExecutor(nbformat.v4.new_notebook(), config=config)
+    assert executor.iopub_timeout >= 30
 
 
 def test_a_class_over_its_cap_is_told_it_is_full():
