@@ -142,9 +142,14 @@ def _is_torch_class(module: Any) -> bool:
 
 
 def _converts_directly(module: Any) -> bool:
-    """True for a torch.nn class, ``nn.Sequential`` included: :func:`_convert` converts it (a Sequential to a
-    :class:`~layerviz.Sequential`) or refuses it, as before graphs; a model of one's own becomes a Graph."""
-    return _is_torch_class(module)
+    """True for a torch.nn class: :func:`_convert` converts it (a Sequential to a :class:`~layerviz.Sequential`) or
+    refuses it. A model of one's own, and an ``nn.Sequential`` holding a block of one's own (torch runs it, so
+    layerviz does too), become a Graph."""
+    if not _is_torch_class(module):
+        return False
+    if type(module).__name__ == "Sequential":
+        return all(_converts_directly(child) for child in module.children())
+    return True
 
 
 # -- capturing a forward ------------------------------------------------------------------------------

@@ -582,10 +582,24 @@ def test_named_children_give_the_path():
         lv.from_torch(torch.nn.Conv3d(1, 1, 1))
 
 
-def test_a_custom_module_is_named_as_not_a_torch_nn_layer():
-    class Net(torch.nn.Module):
-        def forward(self, x):
-            return x
+def test_a_sequential_holding_a_block_of_ones_own_becomes_a_graph():
+    """torch runs ``nn.Sequential(Block(), nn.Linear(…))``; so does layerviz, as a Graph of its forward."""
 
-    with pytest.raises(ValueError, match=r"^\S+Net at '0' in the model cannot be converted: it is not a torch.nn "):
-        lv.from_torch(torch.nn.Sequential(Net()))
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return torch.relu(self.linear(x)) + x
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(Block(), torch.nn.Sequential(Block(), torch.nn.Linear(3, 2)))
+    x = torch.randn(4, 3)
+    graph = lv.from_torch(model, x)
+    assert isinstance(graph, lv.Graph)
+    assert [name for name, _ in graph.named_parameters()] == list(model.state_dict())
+    np.testing.assert_allclose(graph(x.numpy()), model(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    # a torch.nn layer layerviz has no counterpart for is still refused, named by where it sits
+    with pytest.raises(ValueError, match="Conv3d"):
+        lv.from_torch(torch.nn.Sequential(Block(), torch.nn.Conv3d(1, 1, 1)))
