@@ -35,17 +35,7 @@ NOTE = ("one circle per node, in the order the forward computes them (left to ri
 def tensor_parents(trace: GraphTrace, name: str) -> list[str]:
     """The input and layer nodes whose output node ``name`` reads, through ``item`` nodes (``lstm[0]``), without
     ``value`` nodes (``len(x)``: a shape, not a tensor passed on); each once, in order."""
-    graph = trace.layer
-    found: list[str] = []
-    for ref in refs(graph.node(name).args):
-        node = graph.node(ref)
-        if node.kind == "value":
-            continue
-        while node.kind == "item":
-            node = graph.node(refs(node.args)[0])
-        if node.name not in found:
-            found.append(node.name)
-    return found
+    return list(tensor_reads(trace, name))
 
 
 def columns(trace: GraphTrace) -> dict[str, int]:
