@@ -74,4 +74,6 @@ def test_invalid_setting_shows_its_message(dropout_page):
     assert "dropout probability p has to be between 0 and 1, but got 1.5" in alert.inner_text()
     set_control(dropout_page, "p", "0.25")
     alert.wait_for(state="detached", timeout=20_000)
-    assert "× 1.33" in dropout_page.locator(".layerviz-summary").inner_text()
+    # the alert is cleared first, the summary follows in its own message: wait for it, not for the alert
+    dropout_page.wait_for_function("() => document.querySelector('.layerviz-summary').innerText.includes('× 1.33')",
+                                   timeout=20_000)
