@@ -5,47 +5,79 @@
 >>> trace = conv.frames(x)          # x: (C, H, W)
 >>> trace[5].narration              # 'out[0,0,5] = 0.12×(-0.30) + … = 0.41'
 >>> trace.player()                  # animate it in the browser
+
+The package's edge: every name below is imported the first time it is used (``lv.Conv2d`` loads the
+convolution and what it stands on, not the recurrent layers, the graph or matplotlib), so a page's kernel
+pays only for what the page shows. The views of a trace (``trace.player()``, ``trace.show()``,
+``trace.save()``) are named here too: the engine never imports the rooms above it.
 """
 
-from layerviz.layers import (
-    GRU,
-    LSTM,
-    RNN,
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv2d,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
-from layerviz.graph import Graph
-from layerviz.losses import CrossEntropyLoss, MSELoss
-from layerviz.torch_interop import from_torch
-from layerviz.trace import Trace
+from __future__ import annotations
 
-__all__ = [
-    "GRU", "LSTM", "RNN", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dense", "Dropout",
-    "Flatten", "Identity", "Linear", "MaxPool2d", "MSELoss", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Trace",
-    "from_torch", "Embedding", "Graph",
-]
+import importlib
+from typing import Any
+
+from layerviz import trace as _trace
+
+#: Each public name and the module that defines it.
+_NAMES = {
+    **dict.fromkeys(("Conv2d",), "layerviz.layers.conv"),
+    **dict.fromkeys(("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"), "layerviz.layers.pooling"),
+    **dict.fromkeys(("BatchNorm1d", "BatchNorm2d"), "layerviz.layers.batchnorm"),
+    **dict.fromkeys(("Dropout",), "layerviz.layers.dropout"),
+    **dict.fromkeys(("Identity", "ReLU", "Sigmoid", "Softmax", "Tanh"), "layerviz.layers.activation"),
+    **dict.fromkeys(("Dense",), "layerviz.layers.dense"),
+    **dict.fromkeys(("Embedding",), "layerviz.layers.embedding"),
+    **dict.fromkeys(("Linear",), "layerviz.layers.linear"),
+    **dict.fromkeys(("Flatten", "Sequential"), "layerviz.layers.sequential"),
+    **dict.fromkeys(("RNN",), "layerviz.layers.rnn"),
+    **dict.fromkeys(("LSTM",), "layerviz.layers.lstm"),
+    **dict.fromkeys(("GRU",), "layerviz.layers.gru"),
+    **dict.fromkeys(("Graph",), "layerviz.graph"),
+    **dict.fromkeys(("CrossEntropyLoss", "MSELoss"), "layerviz.losses"),
+    **dict.fromkeys(("from_torch",), "layerviz.torch_interop"),
+    **dict.fromkeys(("Trace",), "layerviz.trace"),
+}
+
+#: The rooms reached as ``lv.ui``, ``lv.mpl``, ``lv.data``, ``lv.player``.
+_ROOMS = ("ui", "mpl", "data", "player")
+
+__all__ = sorted(_NAMES)
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    """Import the widget and drawing rooms only when used, so the engine needs neither."""
-    if name in ("ui", "mpl", "data", "player"):
-        import importlib
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use, and keep the name here (later uses cost nothing)."""
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    elif name in _ROOMS:
+        value = importlib.import_module(f"layerviz.{name}")
+    else:
+        raise AttributeError(f"module 'layerviz' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return importlib.import_module(f"layerviz.{name}")
-    raise AttributeError(f"module 'layerviz' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_NAMES, *_ROOMS})
+
+
+def _player():
+    from layerviz.player import Player
+
+    return Player
+
+
+def _figure():
+    from layerviz.mpl import draw_frame
+
+    return draw_frame
+
+
+def _file():
+    from layerviz.mpl import save
+
+    return save
+
+
+_trace.VIEWS.update(player=_player, figure=_figure, file=_file)

@@ -27,6 +27,7 @@ import numpy as np
 from layerviz import _checks
 from layerviz._format import Ask, number, paren, redoable
 from layerviz.scene import Grid, Highlight, Scene
+from layerviz.tensor_grid import grid_cells, grid_layout, tensor_grid
 from layerviz.trace import LazyCaptions, Trace
 
 #: Terms of a sum listed in a narration before it is abridged with "…" (a listed sum asks a question).
@@ -161,8 +162,6 @@ class BackwardTrace(Trace):
 
     def scene(self) -> Scene:
         """The upstream gradient, then each gradient filling up entry by entry (the entry computed outlined)."""
-        from layerviz.layers.activation import grid_cells, tensor_grid
-
         panels, highlights = [], []
         saved = getattr(self.forward, "input", None)
         single = not hasattr(self.forward, "traces")  # one layer: its saved input is drawn too
@@ -180,7 +179,7 @@ class BackwardTrace(Trace):
                 cells = np.stack([np.zeros_like(rows), rows, cols], axis=1).astype(np.int32)
             else:
                 cells = grid_cells(shape, np.arange(section.values.size))
-                _, page_size = _layout(shape)
+                _, page_size = grid_layout(shape)
                 # the page of this gradient shown at each frame: the entry's own page while it is computed
                 page = np.zeros(self.n_frames, dtype=np.int32)
                 page[start:stop] = cells[:, 0] // page_size
@@ -211,12 +210,6 @@ class BackwardTrace(Trace):
 def _array(value) -> np.ndarray:
     """A gradient as an ndarray (a 0-d one for a number), so that it can be made read-only."""
     return value if isinstance(value, np.ndarray) else np.array(value, dtype=np.float64)
-
-
-def _layout(shape):
-    from layerviz.layers.activation import grid_layout
-
-    return grid_layout(shape)
 
 
 # -- narrations -----------------------------------------------------------------------------------

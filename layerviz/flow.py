@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerviz.graph import GraphBackwardTrace, GraphTrace, refs
-from layerviz.layers.activation import tensor_grid
+from layerviz.tensor_grid import tensor_grid
 from layerviz.scene import GraphLayout, Grid, Network, Scene, picture_cmap
 
 #: What the note under the map says.

@@ -55,7 +55,8 @@ from layerviz.backward import (
 )
 from layerviz.backward import name as grad_name
 from layerviz.layers._module import Module
-from layerviz.layers.activation import OFF_GRID, _softmax_dim, check_x, grid_cells, index_name, sample_of, tensor_grid
+from layerviz.layers.activation import _softmax_dim, check_x
+from layerviz.tensor_grid import OFF_GRID, grid_cells, index_name, sample_of, tensor_grid
 from layerviz.scene import Grid, Highlight, Scene, picture_cmap
 from layerviz.trace import LazyCaptions, Trace
 

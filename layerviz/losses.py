@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerviz import _checks
-from layerviz._format import Ask, number, paren, redoable
+from layerviz._format import Ask, paren, redoable
 from layerviz.backward import BackwardTrace, HasBackward, Section, name, product_step, sum_of
 from layerviz.layers._module import Module, Setting
-from layerviz.layers.activation import tensor_grid
+from layerviz.tensor_grid import grid_cells, tensor_grid
 from layerviz.scene import Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
@@ -207,7 +207,6 @@ class LossTrace(HasBackward, Trace):
                   tensor_grid("target", "target", np.asarray(self.target, dtype=np.float64), "t")]
         reveal = np.arange(self.terms.size, dtype=np.int32).reshape(self.terms.shape)
         panels.append(tensor_grid("terms", "terms", self.terms, self.term_symbol, reveal=reveal, op="→"))
-        from layerviz.layers.activation import grid_cells
 
         origin = np.full((self.n_frames, 3), -(1 << 30), dtype=np.int32)
         origin[: self.terms.size] = grid_cells(self.terms.shape, np.arange(self.terms.size))

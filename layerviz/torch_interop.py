@@ -105,7 +105,8 @@ def _convert(module: Any, path: str):
     if kind.__module__.startswith("torch.nn") and name in converters:
         cls = converters[name]
         try:
-            layer = cls._from_torch(module, path=path) if cls is layers.Sequential else cls._from_torch(module)
+            layer = (cls._from_torch(module, convert=_convert, path=path) if cls is layers.Sequential
+                     else cls._from_torch(module))
         except ConversionError:
             raise
         except ValueError as error:

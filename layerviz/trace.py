@@ -7,7 +7,7 @@ those arrays on demand, so jumping to frame 50 000 costs the same as frame 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from layerviz.scene import Scene
+
+#: How a trace is shown, by name: ``"player"`` (the browser player), ``"figure"`` (a frame as a matplotlib
+#: figure) and ``"file"`` (an export with matplotlib), each a function that returns the view. The package's
+#: edge, ``layerviz/__init__.py``, fills it in: the engine names the views it offers and never imports the rooms
+#: that draw them, so it runs with neither the widgets nor matplotlib.
+VIEWS: dict[str, Callable[[], Callable[..., Any]]] = {}
+
+
+def view(name: str) -> Callable[..., Any]:
+    """The view registered as ``name`` in :data:`VIEWS` (importing its room the first time)."""
+    return VIEWS[name]()
 
 
 class Trace(Sequence):
@@ -59,22 +70,16 @@ class Trace(Sequence):
         )
 
     def show(self, k: int = 0) -> Figure:
-        """Draw frame ``k`` as a matplotlib figure."""
-        from layerviz import mpl
-
-        return mpl.draw_frame(self.scene(), range(self.n_frames)[k])
+        """Draw frame ``k`` as a matplotlib figure (:func:`layerviz.mpl.draw_frame`)."""
+        return view("figure")(self.scene(), range(self.n_frames)[k])
 
     def save(self, path: str, frames=None, fps: float = 4, progress=None) -> None:
-        """Export the animation (``.gif``, ``.mp4``) or one frame (``.png``) with matplotlib."""
-        from layerviz import mpl
-
-        mpl.save(self.scene(), path, frames=frames, fps=fps, progress=progress)
+        """Export the animation (``.gif``, ``.mp4``) or one frame (``.png``) with matplotlib (:func:`layerviz.mpl.save`)."""
+        view("file")(self.scene(), path, frames=frames, fps=fps, progress=progress)
 
     def player(self, **kwargs):
         """A browser :class:`~layerviz.player.Player` of this trace."""
-        from layerviz.player import Player
-
-        return Player(self.scene(), **kwargs)
+        return view("player")(self.scene(), **kwargs)
 
 
 class LazyCaptions(Sequence):

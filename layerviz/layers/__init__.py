@@ -1,60 +1,50 @@
-"""One module per layer; each gives a vectorized forward and a step-by-step trace."""
+"""One module per layer; each gives a vectorized forward and a step-by-step trace.
 
-from layerviz.layers.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormFrame, BatchNormTrace
-from layerviz.layers.conv import Conv2d, ConvFrame, ConvTrace
-from layerviz.layers.dropout import Dropout, DropoutFrame, DropoutTrace
-from layerviz.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from layerviz.layers.activation import ActivationFrame, ActivationTrace, Identity, ReLU, Sigmoid, Softmax, Tanh
-from layerviz.layers.dense import Dense
-from layerviz.layers.embedding import Embedding, EmbeddingFrame, EmbeddingTrace
-from layerviz.layers.linear import Linear, LinearFrame, LinearTrace
-from layerviz.layers.sequential import Flatten, Sequential, SequentialFrame, SequentialTrace
-from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace
-from layerviz.layers.gru import GRU
-from layerviz.layers.lstm import LSTM
-from layerviz.layers.rnn import RNN
+Names are imported on first use (``from layerviz.layers import Conv2d`` loads the convolution only).
+"""
 
-#: Every layer class; those with a ``_from_torch`` classmethod are what :func:`layerviz.from_torch` converts.
-LAYERS = (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, BatchNorm1d, BatchNorm2d,
-          Linear, Dense, Identity, ReLU, Sigmoid, Tanh, Softmax, Flatten, Sequential,
-          RNN, LSTM, GRU)
+from __future__ import annotations
 
-__all__ = [
-    "LAYERS",
-    "AdaptiveAvgPool2d",
-    "AvgPool2d",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "BatchNormFrame",
-    "BatchNormTrace",
-    "Conv2d",
-    "ConvFrame",
-    "ConvTrace",
-    "Dropout",
-    "DropoutFrame",
-    "DropoutTrace",
-    "MaxPool2d",
-    "ActivationFrame",
-    "ActivationTrace",
-    "Dense",
-    "Embedding",
-    "EmbeddingFrame",
-    "EmbeddingTrace",
-    "Flatten",
-    "Identity",
-    "Linear",
-    "LinearFrame",
-    "LinearTrace",
-    "ReLU",
-    "Sequential",
-    "SequentialFrame",
-    "SequentialTrace",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "GRU",
-    "LSTM",
-    "RNN",
-    "RecurrentFrame",
-    "RecurrentTrace",
-]
+import importlib
+from typing import Any
+
+#: Each name and the module of this package that defines it.
+_NAMES = {
+    **dict.fromkeys(("BatchNorm1d", "BatchNorm2d", "BatchNormFrame", "BatchNormTrace"), "batchnorm"),
+    **dict.fromkeys(("Conv2d", "ConvFrame", "ConvTrace"), "conv"),
+    **dict.fromkeys(("Dropout", "DropoutFrame", "DropoutTrace"), "dropout"),
+    **dict.fromkeys(("AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d"), "pooling"),
+    **dict.fromkeys(("ActivationFrame", "ActivationTrace", "Identity", "ReLU", "Sigmoid", "Softmax", "Tanh"),
+                    "activation"),
+    **dict.fromkeys(("Dense",), "dense"),
+    **dict.fromkeys(("Embedding", "EmbeddingFrame", "EmbeddingTrace"), "embedding"),
+    **dict.fromkeys(("Linear", "LinearFrame", "LinearTrace"), "linear"),
+    **dict.fromkeys(("Flatten", "Sequential", "SequentialFrame", "SequentialTrace"), "sequential"),
+    **dict.fromkeys(("RecurrentFrame", "RecurrentTrace"), "_recurrent"),
+    **dict.fromkeys(("GRU",), "gru"),
+    **dict.fromkeys(("LSTM",), "lstm"),
+    **dict.fromkeys(("RNN",), "rnn"),
+}
+
+#: Every layer class (by name); those with a ``_from_torch`` classmethod are what :func:`layerviz.from_torch`
+#: converts. ``LAYERS`` is the tuple of the classes themselves.
+LAYER_NAMES = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d",
+               "Linear", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "Flatten", "Sequential",
+               "RNN", "LSTM", "GRU")
+
+__all__ = ["LAYERS", *sorted(_NAMES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LAYERS":
+        value: Any = tuple(__getattr__(n) for n in LAYER_NAMES)
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(f"layerviz.layers.{_NAMES[name]}"), name)
+    else:
+        raise AttributeError(f"module 'layerviz.layers' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -34,35 +34,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from layerviz import _checks
-from layerviz._format import Ask, paren, redoable, vector_text
+from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
-from layerviz._format import shorten as _shorten
 from layerviz.layers._module import Module, Setting, check_shapes
+from layerviz.layers import _recurrent_backward
+from layerviz.layers._recurrent_gates import GATES, GRU_GATE_NAMES, LSTM_GATE_NAMES, STAGES, operand, relu, sigmoid, vector
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions, Trace
 
-#: Gates per mode, in torch's storage order (rows of ``weight_ih`` in blocks of ``hidden_size``).
-GATES = {"RNN_TANH": ("h",), "RNN_RELU": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
-
-#: The stages of one time step, in the order the frames show them.
-STAGES = {"RNN": ("ih", "hh", "sum", "h"), "LSTM": ("f", "i", "g", "o", "c", "h"), "GRU": ("r", "z", "n", "h")}
-
-#: Names of the LSTM gates, for narrations and error messages.
-LSTM_GATE_NAMES = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate"}
-GRU_GATE_NAMES = {"r": "reset gate", "z": "update gate", "n": "new gate"}
-
 #: Highlight row that puts a highlight off its grid: it is not drawn at that frame.
 _HIDDEN = -(2**30)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0)
 
 
 def _flag(name: str, value: object) -> bool:
@@ -79,22 +60,6 @@ def _dropout(name: str, value: object) -> float:
 
 def _proj_size(name: str, value: object) -> int:
     return _checks.positive_int(name, value, 0)
-
-
-def _vector(values: np.ndarray | list[str]) -> str:
-    """``0.50`` for one value, ``[0.50, -1.20, …, 0.30]`` for more (at most 6 shown); numbers, or their texts."""
-    if isinstance(values, list):
-        return values[0] if len(values) == 1 else vector_text(values)
-    values = np.ravel(values)
-    if values.size == 1:
-        return _number(float(values[0]))
-    return "[" + ", ".join(_shorten(values, 6, _number)) + "]"
-
-
-def _term(values: np.ndarray | list[str]) -> str:
-    """An operand: like :func:`_vector`, a lone negative number in parentheses (``(-0.50)``)."""
-    text = _vector(values)
-    return paren(text) if not text.startswith("[") else text
 
 
 def _readonly(mapping: dict) -> Mapping:
@@ -533,9 +498,7 @@ class RecurrentTrace(Trace):
         gradient (torch's names and order), ``"input"`` (shaped like ``x``), ``"h0"`` (and ``"c0"``); see
         :mod:`layerviz.layers._recurrent_backward`.
         """
-        from layerviz.layers._recurrent_backward import backward
-
-        return backward(self, grad_output, grad_h_n=grad_h_n, grad_c_n=grad_c_n)
+        return _recurrent_backward.backward(self, grad_output, grad_h_n=grad_h_n, grad_c_n=grad_c_n)
 
     # -- frames --------------------------------------------------------------------------------
 
@@ -587,23 +550,23 @@ class RecurrentTrace(Trace):
                 result = x_part if stage == "ih" else h_part
                 label = f"W_ih·x[{t}]{b}" if stage == "ih" else f"W_hh·{prev}{bh}"
                 arithmetic, shown = self._affine(stage, layer, d, vec["x" if stage == "ih" else "h_prev"], result)
-                text = f"{label} = {arithmetic} = {_vector(shown)}"
+                text = f"{label} = {arithmetic} = {vector(shown)}"
                 if not arithmetic.startswith("W_"):  # one weight, shown (a matrix is not: nothing to ask)
                     question = Ask(f"{label} = {arithmetic} = ?", shown[0], float(result[0]))
             elif stage == "sum":
                 vec["pre"], result = pre, pre
                 hid_ = len(pre)
                 shown = redoable([*x_part, *h_part], pre, lambda o, _: o[:hid_] + o[hid_:])
-                head = f"a[{t}] = {_term(shown.operands[:hid_])} + {_term(shown.operands[hid_:])}"
-                text = f"{head} = {_vector(shown.results)}"
+                head = f"a[{t}] = {operand(shown.operands[:hid_])} + {operand(shown.operands[hid_:])}"
+                text = f"{head} = {vector(shown.results)}"
                 question = Ask(f"{head} = ?", shown.results[0], float(pre[0]), entry=len(pre) > 1)
             else:
                 vec["pre"], result = pre, h
                 fn = "tanh" if self.mode == "RNN_TANH" else "relu"
                 f = np.tanh if fn == "tanh" else relu
                 shown = redoable(pre, h, lambda o, _: f(o))
-                head = f"h[{t}] = {fn}(a[{t}]) = {fn}({_vector(shown.operands)})"
-                text = f"{head} = {_vector(shown.results)}"
+                head = f"h[{t}] = {fn}(a[{t}]) = {fn}({vector(shown.operands)})"
+                text = f"{head} = {vector(shown.results)}"
                 question = Ask(f"{head} = ?", shown.results[0], float(h[0]), entry=len(h) > 1)
         elif stage in GATES[self.mode] and not (self.kind == "GRU" and stage == "n"):
             x_part, h_part, pre, gate = (block(a, stage) for a in (p.x_part, p.h_part, p.pre, p.gates))
@@ -621,8 +584,8 @@ class RecurrentTrace(Trace):
                              lambda o, r: np.concatenate([o[:hid_] + o[hid_:], f(r[:hid_]), f(o[:hid_] + o[hid_:])]),
                              intermediate=range(hid_))
             head = (f"{names[stage]} {stage}[{t}] = {fn}(W_i{stage}·x[{t}]{b1} + W_h{stage}·{prev}{b2}) = "
-                    f"{fn}({_term(shown.operands[:hid_])} + {_term(shown.operands[hid_:])})")
-            text = f"{head} = {fn}({_vector(shown.results[:hid_])}) = {_vector(shown.results[hid_:2 * hid_])}"
+                    f"{fn}({operand(shown.operands[:hid_])} + {operand(shown.operands[hid_:])})")
+            text = f"{head} = {fn}({vector(shown.results[:hid_])}) = {vector(shown.results[hid_:2 * hid_])}"
             if stage in self.force:
                 forced = self.force[stage]
                 text += f", forced to {_number(forced)} (teaching override: not torch)"
@@ -643,8 +606,8 @@ class RecurrentTrace(Trace):
             shown = redoable([*x_part, *r, *h_part], [*pre, *gate, *gate], redo_n, intermediate=range(hid_))
             xs, rs, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
             head = (f"new gate n[{t}] = tanh(W_in·x[{t}]{b1} + r[{t}]⊙(W_hn·{prev}{b2})) = "
-                    f"tanh({_term(xs)} + {_term(rs)}⊙{_term(hs)})")
-            text = f"{head} = tanh({_vector(shown.results[:hid_])}) = {_vector(shown.results[hid_:2 * hid_])}"
+                    f"tanh({operand(xs)} + {operand(rs)}⊙{operand(hs)})")
+            text = f"{head} = tanh({vector(shown.results[:hid_])}) = {vector(shown.results[hid_:2 * hid_])}"
             question = Ask(f"{head} = ?", shown.results[hid_], float(gate[0]), entry=hid_ > 1)
         elif self.kind == "LSTM" and stage == "c":
             f, i, g = (block(p.gates, q) for q in "fig")
@@ -655,8 +618,8 @@ class RecurrentTrace(Trace):
             shown = redoable([*f, *vec["c_prev"], *i, *g], result,
                              lambda o, _: o[:hid_] * o[hid_:2 * hid_] + o[2 * hid_:3 * hid_] * o[3 * hid_:])
             fs, cs, is_, gs = (shown.operands[j * hid_:(j + 1) * hid_] for j in range(4))
-            head = f"c[{t}] = f⊙{c_prev} + i⊙g = {_term(fs)}⊙{_term(cs)} + {_term(is_)}⊙{_term(gs)}"
-            text = f"{head} = {_vector(shown.results)}"
+            head = f"c[{t}] = f⊙{c_prev} + i⊙g = {operand(fs)}⊙{operand(cs)} + {operand(is_)}⊙{operand(gs)}"
+            text = f"{head} = {vector(shown.results)}"
             question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
         elif self.kind == "LSTM":  # stage h
             o, c = block(p.gates, "o"), p.c[ld, t, n]
@@ -668,13 +631,13 @@ class RecurrentTrace(Trace):
                 vec["h_cell"] = p.h_cell[ld, t, n]
                 # the projection's matrix is not shown: o⊙tanh(c) adds up, nothing is asked
                 shown = redoable([*o, *c], vec["h_cell"], lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
-                text = (f"h[{t}] = W_hr·(o⊙tanh(c[{t}])) = W_hr·({_term(shown.operands[:hid_])}⊙tanh("
-                        f"{_vector(shown.operands[hid_:])})) = W_hr·{_vector(shown.results)} = {_vector(result)}")
+                text = (f"h[{t}] = W_hr·(o⊙tanh(c[{t}])) = W_hr·({operand(shown.operands[:hid_])}⊙tanh("
+                        f"{vector(shown.operands[hid_:])})) = W_hr·{vector(shown.results)} = {vector(result)}")
             else:
                 shown = redoable([*o, *c], result, lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
-                head = (f"h[{t}] = o⊙tanh(c[{t}]) = {_term(shown.operands[:hid_])}⊙tanh("
-                        f"{_vector(shown.operands[hid_:])})")
-                text = f"{head} = {_vector(shown.results)}"
+                head = (f"h[{t}] = o⊙tanh(c[{t}]) = {operand(shown.operands[:hid_])}⊙tanh("
+                        f"{vector(shown.operands[hid_:])})")
+                text = f"{head} = {vector(shown.results)}"
                 question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
         else:  # GRU stage h
             z, nn = block(p.gates, "z"), block(p.gates, "n")
@@ -684,8 +647,8 @@ class RecurrentTrace(Trace):
             shown = redoable([*z, *nn, *vec["h_prev"]], result,
                              lambda o, _: (1 - o[:hid_]) * o[hid_:2 * hid_] + o[:hid_] * o[2 * hid_:])
             zs, ns, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
-            head = f"h[{t}] = (1−z)⊙n + z⊙{prev} = (1−{_vector(zs)})⊙{_term(ns)} + {_term(zs)}⊙{_term(hs)}"
-            text = f"{head} = {_vector(shown.results)}"
+            head = f"h[{t}] = (1−z)⊙n + z⊙{prev} = (1−{vector(zs)})⊙{operand(ns)} + {operand(zs)}⊙{operand(hs)}"
+            text = f"{head} = {vector(shown.results)}"
             question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
         if question is not None:
             question = question._replace(prompt=where + question.prompt)
@@ -706,9 +669,9 @@ class RecurrentTrace(Trace):
             if b is not None:
                 text += f" + {paren(shown.operands[2])}"
             return text, shown.results
-        text = f"W_{which}·{_vector(v)}"
+        text = f"W_{which}·{vector(v)}"
         if b is not None:
-            text += f" + {_term(b)}"
+            text += f" + {operand(b)}"
         return text, [_number(float(r)) for r in np.ravel(result)]
 
     # -- scene ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,9 +49,12 @@ from layerviz import _checks
 from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
 from layerviz.backward import KEEP_TERMS, BackwardTrace, check_grad_output
-from layerviz.layers._recurrent import GATES, GRU_GATE_NAMES, LSTM_GATE_NAMES, RecurrentTrace, _term, _vector
+from layerviz.layers._recurrent_gates import GATES, GRU_GATE_NAMES, LSTM_GATE_NAMES, operand, vector
 from layerviz.scene import Grid, Highlight, Scene
 from layerviz.trace import LazyCaptions
+
+if TYPE_CHECKING:
+    from layerviz.layers._recurrent import RecurrentTrace
 
 __all__ = ["BPTT", "RecurrentBackwardTrace", "RecurrentGradFrame", "backward", "bptt", "recurrent_backward_naive",
            "BACKWARD_STAGES"]
@@ -414,11 +418,11 @@ def _elementwise(label: str, symbolic: str, groups: list, result: np.ndarray, re
         texts = [str(v) for v in texts]
         if j in ints:
             texts = ["1" if float(v) else "0" for v in texts]
-        parts.append(_term(texts))
+        parts.append(operand(texts))
     head = f"{label} = {symbolic} = {text(*parts)}"
     listed = len(result) <= _KEEP_ENTRIES
     question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=len(result) > 1) if listed else None
-    return f"{head} = {_vector(shown.results)}", question
+    return f"{head} = {vector(shown.results)}", question
 
 
 def _combination(label: str, symbolic: str, coeffs: np.ndarray | None, vectors: np.ndarray, result: np.ndarray,
@@ -441,19 +445,19 @@ def _combination(label: str, symbolic: str, coeffs: np.ndarray | None, vectors: 
 
         shown = redoable(ops, result, redo)
         cs, vs = shown.operands[n_b:n_b + n_c], shown.operands[n_b + n_c:]
-        terms = [(f"{paren(cs[i])}×" if n_c else "") + _term(vs[i * m:(i + 1) * m]) for i in range(k)]
+        terms = [(f"{paren(cs[i])}×" if n_c else "") + operand(vs[i * m:(i + 1) * m]) for i in range(k)]
         if n_b:
             terms.insert(0, before(shown.operands[:n_b]))
         head = f"{label} = {symbolic} = {' + '.join(terms)}"
-        return f"{head} = {_vector(shown.results)}", Ask(f"{head} = ?", shown.results[0], float(result[0]),
+        return f"{head} = {vector(shown.results)}", Ask(f"{head} = ?", shown.results[0], float(result[0]),
                                                         entry=m > 1)
     idx = list(range(k)) if k <= 5 else [0, 1, 2, k - 2, k - 1]
-    terms = [(f"{paren(_number(coeffs[i]))}×" if n_c else "") + _term(vectors[i]) for i in idx]
+    terms = [(f"{paren(_number(coeffs[i]))}×" if n_c else "") + operand(vectors[i]) for i in idx]
     if k > 5:
         terms = terms[:3] + [f"… ({k} {noun})"] + terms[3:]
     if n_b:
         terms.insert(0, before([_number(v) for v in before_ops]))
-    return f"{label} = {symbolic} = {' + '.join(terms) or '0'} = {_vector(result)}", None
+    return f"{label} = {symbolic} = {' + '.join(terms) or '0'} = {vector(result)}", None
 
 
 # -- the trace ---------------------------------------------------------------------------------------------
@@ -710,7 +714,7 @@ class RecurrentBackwardTrace(BackwardTrace):
             if kind == "LSTM" and q in f.force:
                 why = (f"the {names[q]} is forced to {_number(f.force[q])}, a constant (teaching override: not torch), "
                        f"so no gradient flows into its weights: ")
-                return stage, [], result, why, f"{stage}[{t}] = {_vector(result)}", None
+                return stage, [], result, why, f"{stage}[{t}] = {vector(result)}", None
             if kind == "LSTM":
                 dm = b.dh_cell[ld, t, n] if b.dh_cell is not None else dh
                 dm_name = f"dh_cell[{t}]" if b.dh_cell is not None else f"dh[{t}]"
@@ -833,19 +837,19 @@ class RecurrentBackwardTrace(BackwardTrace):
             shown = redoable(ops, [*rdn, *result], redo, intermediate=range(hid))
             o = shown.operands
             base = 2 * hid + 2 * h_out
-            pre = f"r⊙dn = {_term(o[:hid])}⊙{_term(o[hid:2 * hid])} = {_vector(shown.results[:hid])}"
+            pre = f"r⊙dn = {operand(o[:hid])}⊙{operand(o[hid:2 * hid])} = {vector(shown.results[:hid])}"
             weights = [*o[base:base + 2 * hid], *shown.results[:hid]]
             rows = o[base + 2 * hid:]
-            terms = [f"{_term(o[2 * hid:2 * hid + h_out])}⊙{_term(o[2 * hid + h_out:base])}"]
-            terms += [f"{paren(weights[i])}×{_term(rows[i * h_out:(i + 1) * h_out])}" for i in range(k)]
+            terms = [f"{operand(o[2 * hid:2 * hid + h_out])}⊙{operand(o[2 * hid + h_out:base])}"]
+            terms += [f"{paren(weights[i])}×{operand(rows[i * h_out:(i + 1) * h_out])}" for i in range(k)]
             head = f"{label} = {symbolic} = {' + '.join(terms)}"
             final = shown.results[hid:]
-            return (f"{pre}; {head} = {_vector(final)}",
+            return (f"{pre}; {head} = {vector(final)}",
                     Ask(f"{pre}; {head} = ?", final[0], float(result[0]), entry=h_out > 1))
         first = redoable([*r, *dn], rdn, lambda o, _: o[:hid] * o[hid:])
-        pre = f"r⊙dn = {_term(first.operands[:hid])}⊙{_term(first.operands[hid:])} = {_vector(first.results)}"
+        pre = f"r⊙dn = {operand(first.operands[:hid])}⊙{operand(first.operands[hid:])} = {vector(first.results)}"
         text, _ = _combination(label, symbolic, coeffs, w, result, "rows of W_hh",
-                               before=lambda texts: f"{_term(texts[:len(dh)])}⊙{_term(texts[len(dh):])}",
+                               before=lambda texts: f"{operand(texts[:len(dh)])}⊙{operand(texts[len(dh):])}",
                                before_ops=[*dh, *z])
         return f"{pre}; {text}", None
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace, _Recurrent, sigmoid
+from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace, _Recurrent
+from layerviz.layers._recurrent_gates import sigmoid
 
 __all__ = ["GRU", "RecurrentFrame", "RecurrentTrace", "gru_naive"]
 

@@ -23,7 +23,8 @@ from layerviz._format import Ask, paren, redoable
 from layerviz._format import number as _number
 from layerviz._format import shorten as _shorten
 from layerviz.layers._module import Module, Setting, check_shapes
-from layerviz.layers.activation import Identity, _Activation, index_name
+from layerviz.layers.activation import _Activation, activation_derivative, derivative_step
+from layerviz.tensor_grid import index_name
 from layerviz.scene import Grid, Highlight, Network, Scene
 from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, sum_of, sum_of_products
 from layerviz.trace import LazyCaptions, Trace
@@ -391,8 +392,6 @@ def linear_backward_naive(x2: np.ndarray, weight: np.ndarray, dz: np.ndarray):
 
 
 def _linear_backward(self: LinearTrace, g: np.ndarray) -> BackwardTrace:
-    from layerviz.layers.activation import activation_derivative, derivative_step
-
     g2 = g.reshape(self.n_samples, self.out_features)
     x2, weight, act = self.inputs2, self.weight, self.activation
     lead = self.lead_shape

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace, _Recurrent, sigmoid
+from layerviz.layers._recurrent import RecurrentFrame, RecurrentTrace, _Recurrent
+from layerviz.layers._recurrent_gates import sigmoid
 
 __all__ = ["LSTM", "RecurrentFrame", "RecurrentTrace", "lstm_naive"]
 

@@ -24,28 +24,21 @@ cumulative frame counts and asks that layer's trace (computed once) for its fram
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from layerviz._format import number as _number
 from layerviz.layers._module import Module, Setting
-from layerviz.layers.activation import (
-    OFF_GRID,
-    ActivationTrace,
-    Softmax,
-    _Activation,
-    check_x,
-    grid_cells,
-    sample_of,
-    tensor_grid,
-)
+from layerviz.layers.activation import Softmax, _Activation, check_x
 from layerviz.layers.conv import Conv2d
 from layerviz.layers.dense import Dense
-from layerviz.layers.linear import Linear, LinearTrace
+from layerviz.layers.linear import Linear
 from layerviz.scene import Grid, Highlight, Network, Scene, picture_cmap
 from layerviz.backward import BackwardTrace, HasBackward, copy_section
+from layerviz.tensor_grid import OFF_GRID, tensor_grid
 from layerviz.trace import LazyCaptions, Trace
 
 #: Layers that hold weights: the ones counted as layers of a network (see the module docstring).
@@ -279,12 +272,11 @@ class Sequential(Module):
         self.layers = tuple(layers)
 
     @classmethod
-    def _from_torch(cls, module, *, path: str = "") -> Sequential:
-        """The layers of a ``torch.nn.Sequential``, each converted as :func:`layerviz.from_torch` does;
-        ``path`` is where the Sequential sits in the model converted (``''`` for the model itself)."""
-        from layerviz.torch_interop import _convert
-
-        return cls(*(_convert(child, f"{path}.{name}" if path else name) for name, child in module.named_children()))
+    def _from_torch(cls, module, *, convert: Callable[[Any, str], Any], path: str = "") -> Sequential:
+        """The layers of a ``torch.nn.Sequential``, each converted by ``convert(child, its path)`` (what
+        :func:`layerviz.from_torch` passes: its own conversion of one module); ``path`` is where the Sequential
+        sits in the model converted (``''`` for the model itself)."""
+        return cls(*(convert(child, f"{path}.{name}" if path else name) for name, child in module.named_children()))
 
     def _children(self) -> tuple:
         return self.layers
