@@ -1,18 +1,45 @@
-"""Explorers: ipywidgets controls wired to a layer and the browser player."""
+"""Explorers: ipywidgets controls wired to a layer and the browser player.
 
-from layerviz.ui.batchnorm import batchnorm_explorer
-from layerviz.ui.conv import conv_explorer
-from layerviz.ui.dropout import dropout_explorer
-from layerviz.ui.explorer import Explorer
-from layerviz.ui.linear import linear_explorer
-from layerviz.ui.lstm import lstm_explorer
-from layerviz.ui.network import cnn_explorer, network_explorer
-from layerviz.ui.pooling import pool_comparison, pooling_explorer
-from layerviz.ui.rnn import rnn_explorer
-from layerviz.ui.your_model import your_model_explorer
+Names and modules are imported on first use (``lv.ui.conv_explorer()`` loads the convolution's explorer, not the
+recurrent layers'), so that a page's kernel imports what the page shows.
+"""
 
-__all__ = [
-    "Explorer", "batchnorm_explorer", "cnn_explorer", "conv_explorer", "dropout_explorer", "linear_explorer",
-    "lstm_explorer", "network_explorer", "pool_comparison", "pooling_explorer", "rnn_explorer",
-    "your_model_explorer",
-]
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+#: Each explorer and the module of this package that defines it.
+_NAMES = {
+    "Explorer": "explorer",
+    "batchnorm_explorer": "batchnorm",
+    "cnn_explorer": "network",
+    "conv_explorer": "conv",
+    "dropout_explorer": "dropout",
+    "linear_explorer": "linear",
+    "lstm_explorer": "lstm",
+    "network_explorer": "network",
+    "pool_comparison": "pooling",
+    "pooling_explorer": "pooling",
+    "rnn_explorer": "rnn",
+    "your_model_explorer": "your_model",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    """An explorer (``conv_explorer``) or a module of this package (``lv.ui.rnn``), imported on first use."""
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"layerviz.ui.{_NAMES[name]}"), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"layerviz.ui.{name}") is not None:
+        value = importlib.import_module(f"layerviz.ui.{name}")
+    else:
+        raise AttributeError(f"module 'layerviz.ui' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

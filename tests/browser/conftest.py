@@ -14,6 +14,8 @@ page                a fresh 1280x720 page; requests to other hosts than the loca
 console_errors      ``console_errors(page) -> list`` collecting console errors and page errors.
 open_voila          ``open_voila(page, url, selector=".layerviz-player[data-ready] canvas")``:
                     load a Voilà page and wait until the kernel ran and the widgets rendered.
+notebook_page       the course page a test module names in ``NOTEBOOK = "pooling.ipynb"``, opened with
+                    its explorer's player drawn; ``page.errors`` collects console errors.
 
 Helpers of the same names at module level (``start_voila``, ``launch_chromium``, ...) are
 used by ``bench/bench_player.py``.
@@ -281,3 +283,12 @@ def console_errors():
 @pytest.fixture(name="open_voila")
 def _open_voila_fixture():
     return open_voila
+
+
+@pytest.fixture
+def notebook_page(request, page, voila_factory, console_errors):
+    """The course page that the test module names in ``NOTEBOOK`` (``"pooling.ipynb"``), opened in Voilà as a
+    student opens it, once its explorer's player is drawn; ``page.errors`` collects the console's errors."""
+    from tests.browser.explorer_page import open_notebook  # explorer_page imports this module
+
+    return open_notebook(page, voila_factory, open_voila, console_errors, request.module.NOTEBOOK)

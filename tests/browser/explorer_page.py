@@ -72,3 +72,22 @@ def setting_alert(page, label: str, value: str):
     alert.wait_for(timeout=20_000)
     assert "Traceback" not in page.locator("body").inner_text()
     return alert
+
+
+def caption_text(page) -> str:
+    """What the explorer's player narrates for the frame it shows."""
+    return explorer_player(page).locator("[aria-live]").inner_text()
+
+
+def press(page, button: str, frame: int) -> str:
+    """Click the explorer player's ``button`` (its label: "Step forward", "Last frame"), wait until it shows
+    ``frame``; returns that frame's caption."""
+    explorer_player(page).get_by_label(button).click()
+    page.wait_for_function("([sel, k]) => document.querySelector(sel).dataset.frame === k",
+                           arg=[EXPLORER_PLAYER, str(frame)])
+    return caption_text(page)
+
+
+def assert_player_draws(page) -> None:
+    """The explorer's player has drawn its scene: its canvas holds more than a thousand pixels of ink."""
+    assert canvas_ink(page, f"{EXPLORER_PLAYER} canvas") > 1000
