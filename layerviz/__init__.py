@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from layerviz import trace as _trace
+from layerviz import views as _views
 
 #: Each public name and the module that defines it.
 _NAMES = {
@@ -80,4 +80,4 @@ def _file():
     return save
 
 
-_trace.VIEWS.update(player=_player, figure=_figure, file=_file)
+_views.VIEWS.update(player=_player, figure=_figure, file=_file)

@@ -7,27 +7,17 @@ those arrays on demand, so jumping to frame 50 000 costs the same as frame 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from layerviz.views import view
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from layerviz.scene import Scene
-
-#: How a trace is shown, by name: ``"player"`` (the browser player), ``"figure"`` (a frame as a matplotlib
-#: figure) and ``"file"`` (an export with matplotlib), each a function that returns the view. The package's
-#: edge, ``layerviz/__init__.py``, fills it in: the engine names the views it offers and never imports the rooms
-#: that draw them, so it runs with neither the widgets nor matplotlib.
-VIEWS: dict[str, Callable[[], Callable[..., Any]]] = {}
-
-
-def view(name: str) -> Callable[..., Any]:
-    """The view registered as ``name`` in :data:`VIEWS` (importing its room the first time)."""
-    return VIEWS[name]()
-
 
 class Trace(Sequence):
     """Base class: a layer's frames for one input.

@@ -13,7 +13,11 @@ The floors, top to bottom (``FLOORS``); a module may import its own floor and th
 - the views: the browser player and matplotlib (``player/``, ``mpl.py``), and the inputs (``data.py``);
 - the engine: ``torch_interop.py`` (from torch), then ``graph``, ``losses.py``, then ``layers/``, then
   ``backward.py``, ``trace.py``;
-- what the engine draws with and prints with: ``tensor_grid.py``, ``scene.py``, ``_format.py``, ``_checks.py``.
+- what the engine draws with and prints with: ``tensor_grid.py``, ``scene.py``, ``_format.py``, ``_checks.py``,
+  and ``views.py`` (the names of a trace's views, which the package's edge fills in).
+
+Importing a submodule runs its package's ``__init__`` first; that is Python's doing, not an arrow here. An
+explicit ``import layerviz`` or ``from layerviz import Conv2d`` below the edge is one, and runs up.
 
 The engine (``layers/``, ``trace.py``, ``backward.py``, ``graph``, ``losses.py``) also imports none of
 ipywidgets, anywidget, IPython or matplotlib, and only ``torch_interop.py`` imports torch.
@@ -41,7 +45,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("layerviz.trace",),
     ("layerviz.tensor_grid",),
     ("layerviz.scene",),
-    ("layerviz._format", "layerviz._checks"),
+    ("layerviz._format", "layerviz._checks", "layerviz.views"),
 )
 
 ENGINE = ("layerviz.layers", "layerviz.trace", "layerviz.backward", "layerviz.graph", "layerviz.losses")
@@ -115,7 +119,7 @@ def internal_graph() -> dict[str, dict[str, int]]:
         for name, line in imports_of(module):
             if name == "layerviz" or name.startswith("layerviz."):
                 target = _resolve(name)
-                if target != module and target != "layerviz":  # the package's edge loads with any submodule
+                if target != module:
                     edges.setdefault(target, line)
         graph[module] = edges
     return graph
