@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from layerviz import _checks
+from layerviz.figure_store import StoredFigure
 from layerviz.layers import Conv2d, Dense, Flatten, Linear, MaxPool2d, ReLU, Sequential, Softmax
 
 if TYPE_CHECKING:
@@ -136,8 +137,8 @@ def accuracy(model: Sequential, points: np.ndarray, labels: np.ndarray) -> float
 
 
 def decision_regions(model: Sequential, points: np.ndarray, labels: np.ndarray, highlight: int | None = None,
-                     resolution: int = 150) -> Figure:
-    """A matplotlib figure: the class the model predicts over the plane (shaded), and the points.
+                     resolution: int = 150) -> StoredFigure:
+    """The class the model predicts over the plane (shaded), and the points; ``.figure`` is the matplotlib figure.
 
     Parameters
     ----------
@@ -150,28 +151,35 @@ def decision_regions(model: Sequential, points: np.ndarray, labels: np.ndarray, 
     resolution : int
         Grid cells per side.
     """
-    from matplotlib.colors import ListedColormap
-
-    from layerviz.mpl import PngFigure
-
     points = _checks.finite_array("points", points, (2,), "(n, 2)")
     (x0, y0), (x1, y1) = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     probs = model(np.column_stack([gx.ravel(), gy.ravel()]))
-    classes = probs.argmax(axis=1).reshape(gx.shape)
+    return StoredFigure(_draw_regions, gx=gx, gy=gy, classes=probs.argmax(axis=1).reshape(gx.shape),
+                        n_classes=probs.shape[1], points=points, labels=np.asarray(labels), highlight=highlight,
+                        accuracy=accuracy(model, points, labels))
+
+
+def _draw_regions(gx: np.ndarray, gy: np.ndarray, classes: np.ndarray, n_classes: int, points: np.ndarray,
+                  labels: np.ndarray, highlight: int | None, accuracy: float) -> Figure:
+    """The plane's grid ``gx, gy`` shaded by ``classes``, the points coloured by their labels."""
+    from matplotlib.colors import ListedColormap
+
+    from layerviz.mpl import PngFigure
+
     colors = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7"]  # Okabe-Ito: readable under colour blindness
     fig = PngFigure(figsize=(5.2, 4.2), dpi=100, facecolor="white")
     ax = fig.add_subplot()
-    ax.contourf(gx, gy, classes, levels=np.arange(probs.shape[1] + 1) - 0.5, cmap=ListedColormap(colors[: probs.shape[1]]),
+    ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap=ListedColormap(colors[:n_classes]),
                 alpha=0.35)
-    for c in range(probs.shape[1]):
+    for c in range(n_classes):
         chosen = labels == c
         ax.scatter(points[chosen, 0], points[chosen, 1], s=18, color=colors[c], edgecolors="black", linewidths=0.4,
                    label=f"class {c}")
     if highlight is not None:
         ax.scatter(*points[highlight], s=160, facecolors="none", edgecolors="black", linewidths=2,
                    label=f"point {highlight}")
-    ax.set_title(f"decision regions: accuracy {accuracy(model, points, labels):.0%}")
+    ax.set_title(f"decision regions: accuracy {accuracy:.0%}")
     ax.set_xlabel("feature 1")
     ax.set_ylabel("feature 2")
     ax.legend(loc="lower left", fontsize=8)

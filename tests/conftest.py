@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 from tests.browser.conftest import find_chromium, launch_chromium
+
+# The pages' static figures are kept in a folder of this test process's own (its kernels and Voilà servers inherit
+# it), so that every run draws them again rather than showing what an earlier run (or the user's app) stored.
+os.environ["LAYERVIZ_FIGURES"] = tempfile.mkdtemp(prefix="layerviz-test-figures-")
 
 
 def pytest_configure(config):

@@ -10,7 +10,8 @@ The floors, top to bottom (``FLOORS``); a module may import its own floor and th
 - the package's edge (``layerviz/__init__.py``), then the explorers and what serves them (``ui/``,
   ``classroom.py``);
 - what the pages show beside a player: the toy models, the ready models, the flow of a graph, the code;
-- the views: the browser player and matplotlib (``player/``, ``mpl.py``), and the inputs (``data.py``);
+- the views: the browser player and matplotlib (``player/``, ``mpl.py``, and ``figure_store.py``, which keeps the
+  pages' static figures), and the inputs (``data.py``);
 - the engine: ``torch_interop.py`` (from torch), then ``graph``, ``losses.py``, then ``layers/``, then
   ``backward.py``, ``trace.py``;
 - what the engine draws with and prints with: ``tensor_grid.py``, ``scene.py``, ``_format.py``, ``_checks.py``,
@@ -37,7 +38,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("layerviz",),
     ("layerviz.ui", "layerviz.classroom"),
     ("layerviz.toy", "layerviz.zoo", "layerviz.flow", "layerviz.code"),
-    ("layerviz.player", "layerviz.mpl", "layerviz.data"),
+    ("layerviz.player", "layerviz.mpl", "layerviz.data", "layerviz.figure_store"),
     ("layerviz.torch_interop",),
     ("layerviz.graph", "layerviz.losses"),
     ("layerviz.layers",),
@@ -129,7 +130,8 @@ def floor_of(module: str) -> int:
     best, floor = -1, None
     for i, prefixes in enumerate(FLOORS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+            inside = module.startswith(prefix + ".") and prefix != "layerviz"  # the edge is one module
+            if (module == prefix or inside) and len(prefix) > best:
                 best, floor = len(prefix), i
     assert floor is not None, f"{module} is on no floor: add it to FLOORS in {__file__}"
     return floor

@@ -226,7 +226,7 @@ def test_the_network_gradients_table_and_the_input_picture():
     assert table.rows[2][2] == "(2, 3)"
     image = np.zeros((1, 1, 4, 4))
     figure = input_gradient_figure(image, np.linspace(-1, 1, 16).reshape(image.shape))
-    assert figure._repr_png_().startswith(b"\x89PNG") and len(figure.axes) == 3  # image, gradient, colour bar
+    assert figure._repr_png_().startswith(b"\x89PNG") and len(figure.figure.axes) == 3  # image, gradient, colour bar
     with pytest.raises(ValueError, match="gradient must have the image's shape"):
         input_gradient_figure(image, np.zeros((4, 5)))
 

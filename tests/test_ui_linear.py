@@ -102,7 +102,7 @@ def test_toy_mlp_learns_the_moons_fast():
     assert time.perf_counter() - start < 1.0
     assert toy.accuracy(model, points, labels) >= 0.95
     fig = toy.decision_regions(model, points, labels, highlight=0)
-    assert "accuracy" in fig.axes[0].get_title()
+    assert "accuracy" in fig.figure.axes[0].get_title()
 
 
 @pytest.mark.parametrize("trace", [

@@ -134,17 +134,17 @@ def test_input_sensitivity_matches_torch_autograd():
 def test_figures_draw():
     trace = lv.LSTM(1, 3, num_layers=2, rng=0).frames(ui_rnn.sequence("sine", 6))
     fig = ui_rnn.hidden_heatmap(trace)
-    assert [ax.get_title() for ax in fig.axes[:4]] == ["h over time, layer 0", "c over time, layer 0",
+    assert [ax.get_title() for ax in fig.figure.axes[:4]] == ["h over time, layer 0", "c over time, layer 0",
                                                        "h over time, layer 1", "c over time, layer 1"]
-    np.testing.assert_array_equal(fig.axes[2].images[0].get_array(), trace.pass_.h[1, :, 0].T)
+    np.testing.assert_array_equal(fig.figure.axes[2].images[0].get_array(), trace.pass_.h[1, :, 0].T)
     assert fig._repr_png_().startswith(b"\x89PNG")
     grad = ui_rnn.gradient_figure(length=10, hidden_size=4, scales=(0.5, 1.0))
-    line = grad.axes[0].lines[0]
+    line = grad.figure.axes[0].lines[0]
     rnn = lv.RNN(1, 4, rng=0)
     rnn.weight_hh_l0 = rnn.weight_hh_l0 * 0.5
     np.testing.assert_allclose(line.get_ydata(), lv.layers.rnn.hidden_gradient_norms(rnn, ui_rnn.sequence("random", 10, 1)))
     both = ui_rnn.rnn_vs_lstm_figure(ui_rnn.sequence("pulse", 12), hidden_size=3)
-    assert len(both.axes[-1].lines) == 3 or any(len(ax.lines) == 3 for ax in both.axes)
+    assert len(both.figure.axes[-1].lines) == 3 or any(len(ax.lines) == 3 for ax in both.figure.axes)
 
 
 def test_rnn_vs_lstm_raises_the_forget_bias_only():
@@ -158,7 +158,7 @@ def test_rnn_vs_lstm_raises_the_forget_bias_only():
 
 def test_forced_heatmap_says_so():
     trace = lv.LSTM(1, 2, rng=0).frames(ui_rnn.sequence("sine", 4), force={"f": 1.0})
-    assert ui_rnn.hidden_heatmap(trace).axes[1].get_title() == "c over time (forced f = 1)"
+    assert ui_rnn.hidden_heatmap(trace).figure.axes[1].get_title() == "c over time (forced f = 1)"
 
 
 @pytest.mark.parametrize("cls", [lv.RNN, lv.LSTM, lv.GRU])

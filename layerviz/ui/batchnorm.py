@@ -14,6 +14,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from layerviz import data
+from layerviz.figure_store import StoredFigure
 from layerviz.layers.batchnorm import (
     BatchNorm1d,
     BatchNorm2d,
@@ -214,7 +215,7 @@ def batchnorm_explorer(**initial: Any) -> Explorer:
 # -- notebook helpers ----------------------------------------------------------------------------
 
 
-def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> PngFigure:
+def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> StoredFigure:
     """Histograms of each channel's values before (the input) and after (the output) normalization.
 
     Both panels share the horizontal axis, so the shift to mean ``beta`` and the rescaling to
@@ -228,8 +229,8 @@ def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> PngFigure:
 
     Returns
     -------
-    PngFigure
-        A :class:`matplotlib.figure.Figure` with two axes (``fig.axes[0]`` before, ``[1]`` after).
+    StoredFigure
+        Its ``.figure`` is a :class:`matplotlib.figure.Figure` with two axes (``axes[0]`` before, ``[1]`` after).
     """
     x, out = trace.input, trace.output
     channels = x.shape[1]
@@ -237,12 +238,17 @@ def distribution_figure(trace: BatchNormTrace, bins: int = 24) -> PngFigure:
     after = np.moveaxis(out, 1, 0).reshape(channels, -1)
     low, high = min(before.min(), after.min()), max(before.max(), after.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    return StoredFigure(_draw_distributions, before=before, after=after, edges=edges)
+
+
+def _draw_distributions(before: np.ndarray, after: np.ndarray, edges: np.ndarray) -> PngFigure:
+    """``before`` and ``after`` ``(C, n)``: a histogram per channel over ``edges``, one panel each."""
     from layerviz.mpl import PngFigure
 
     fig = PngFigure(figsize=(9, 3.2), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, values, title in ((axes[0], before, "before (input x)"), (axes[1], after, "after (output)")):
-        for c in range(channels):
+        for c in range(values.shape[0]):
             color = CHANNEL_COLORS[c % len(CHANNEL_COLORS)]
             ax.hist(values[c], bins=edges, color=color, alpha=0.45, label=f"channel {c}")
             ax.axvline(values[c].mean(), color=color, linestyle="--", linewidth=1.5)

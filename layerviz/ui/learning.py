@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerviz.figure_store import StoredFigure
 from layerviz.ui import prose
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
@@ -58,7 +59,7 @@ def gradient_step(model: Any, btrace: Any, learning_rate: float = 0.1) -> Any:
     return stepped
 
 
-def input_gradient_figure(image: Any, gradient: Any, title: str = "dL/dx") -> PngFigure:
+def input_gradient_figure(image: Any, gradient: Any, title: str = "dL/dx") -> StoredFigure:
     """The image (grey) beside its gradient ``dL/dx`` (blue: brightening the pixel lowers the loss, red: raises it).
 
     Parameters
@@ -74,6 +75,10 @@ def input_gradient_figure(image: Any, gradient: Any, title: str = "dL/dx") -> Pn
     picture, grad = picture.squeeze(), grad.squeeze()
     if picture.ndim != 2:
         raise ValueError(f"image must be one picture (H, W), got shape {np.shape(image)}")
+    return StoredFigure(_draw_image_and_gradient, picture=picture, grad=grad, title=title)
+
+
+def _draw_image_and_gradient(picture: np.ndarray, grad: np.ndarray, title: str) -> PngFigure:
     from layerviz.mpl import PngFigure
 
     fig = PngFigure(figsize=(8, 3.6), dpi=100, facecolor="white", layout="constrained")

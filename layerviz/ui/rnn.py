@@ -25,6 +25,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from layerviz import _checks
+from layerviz.figure_store import StoredFigure
 from layerviz.layers import LSTM, RNN
 from layerviz.layers._recurrent import RecurrentTrace, input_sensitivity
 from layerviz.layers.rnn import hidden_gradient_norms
@@ -265,38 +266,48 @@ def describe_recurrent_backward(btrace: RecurrentBackwardTrace, note: str = EVER
 # -- figures for the notebooks --------------------------------------------------------------------
 
 
-def hidden_heatmap(trace: RecurrentTrace, sample: int = 0) -> PngFigure:
+def hidden_heatmap(trace: RecurrentTrace, sample: int = 0) -> StoredFigure:
     """Heat maps of ``h`` over time (one per layer and direction), and of ``c`` for an LSTM.
 
     Rows are the hidden units, columns the time steps; colours on the diverging scale of the player
-    (red > 0, blue < 0), numbers printed when there is room.
+    (red > 0, blue < 0), numbers printed when there is room. ``.figure`` is the matplotlib figure.
     """
     p = trace.pass_
     n_ld = trace.num_layers * trace.num_directions
     maps = [("h", p.h)] + ([("c", p.c)] if p.c is not None else [])
     wanted = 1.4 + len(maps) * (0.55 * trace.seq_len + 0.8)  # room for a number in every cell
-    numbers = wanted <= 12 and trace.hidden_size <= 12
-    from layerviz.mpl import PngFigure
-
-    fig = PngFigure(figsize=(min(12.0, wanted), 0.9 + 0.3 * n_ld * max(trace.hidden_size, 3)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(n_ld, len(maps), squeeze=False))
-    vmax = max(float(np.abs(values[:, :, sample]).max()) for _, values in maps) or 1.0
-    for col, (name, values) in enumerate(maps):
+    grids, titles = [], []
+    for name, values in maps:
         for ld in range(n_ld):
-            ax = axes[ld, col]
-            grid = values[ld, :, sample].T  # (units, time)
-            image = ax.imshow(grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
             layer, d = divmod(ld, trace.num_directions)
             where = (f", layer {layer}" if trace.num_layers > 1 else "") + (", backward" if d else "")
             if trace.force:
                 where += " (forced " + ", ".join(f"{q} = {v:g}" for q, v in trace.force.items()) + ")"
-            ax.set_title(f"{name} over time{where}", fontsize=10)
-            ax.set_ylabel("unit")
-            ax.set_yticks(range(grid.shape[0]))
-            if numbers:
-                for (i, j), v in np.ndenumerate(grid):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if abs(v) > 0.6 * vmax else "black")
+            grids.append(values[ld, :, sample].T)  # (units, time)
+            titles.append(f"{name} over time{where}")
+    return StoredFigure(_draw_heatmaps, grids=grids, titles=titles, n_rows=n_ld,
+                        vmax=max(float(np.abs(g).max()) for g in grids) or 1.0,
+                        numbers=wanted <= 12 and trace.hidden_size <= 12,
+                        size=(min(12.0, wanted), 0.9 + 0.3 * n_ld * max(trace.hidden_size, 3)))
+
+
+def _draw_heatmaps(grids: list, titles: list, n_rows: int, vmax: float, numbers: bool, size: tuple) -> PngFigure:
+    """Heat maps in columns of ``n_rows`` (one column per quantity), on one colour scale ``±vmax``."""
+    from layerviz.mpl import PngFigure
+
+    fig = PngFigure(figsize=size, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, len(grids) // n_rows, squeeze=False))
+    for i, (grid, title) in enumerate(zip(grids, titles)):
+        ax = axes[i % n_rows, i // n_rows]
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("unit")
+        ax.set_yticks(range(grid.shape[0]))
+        if numbers:
+            for (r, c), v in np.ndenumerate(grid):
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(v) > 0.6 * vmax else "black")
+    for col in range(axes.shape[1]):
         axes[-1, col].set_xlabel("time step t")
     fig.colorbar(image, ax=axes, shrink=0.8, label="value")
     return fig
@@ -315,20 +326,27 @@ def scaled_rnn_traces(length: int = 30, hidden_size: int = 8, scales: Sequence[f
     return traces
 
 
-def gradient_figure(length: int = 30, hidden_size: int = 8, scales=(0.5, 1.0, 2.0, 4.0), seed: int = 0) -> PngFigure:
+def gradient_figure(length: int = 30, hidden_size: int = 8, scales=(0.5, 1.0, 2.0, 4.0), seed: int = 0) -> StoredFigure:
     """The vanishing (and exploding) gradient of an RNN, computed: ``||∂h_T/∂h_t||`` against ``T - t``.
 
     The RNNs of :func:`scaled_rnn_traces`, their Jacobians read off the engine's own backward pass
     (:func:`layerviz.layers.rnn.hidden_gradient_norms`). A log scale: a straight falling line is a geometric decay.
     """
+    names, norms = [], []
+    for name, trace in scaled_rnn_traces(length, hidden_size, scales, seed).items():
+        names.append(name)
+        norms.append(hidden_gradient_norms(trace.layer, trace.input))
+    return StoredFigure(_draw_gradient_norms, names=names, norms=norms, hidden_size=hidden_size)
+
+
+def _draw_gradient_norms(names: list, norms: list, hidden_size: int) -> PngFigure:
     from layerviz.mpl import PngFigure
 
     fig = PngFigure(figsize=(7.5, 3.6), layout="constrained")
     ax = fig.subplots()
-    distance = np.arange(length)[::-1]
-    for name, trace in scaled_rnn_traces(length, hidden_size, scales, seed).items():
-        norms = hidden_gradient_norms(trace.layer, trace.input)
-        ax.semilogy(distance, np.maximum(norms, 1e-300), marker="o", markersize=3, label=name)
+    for name, norm in zip(names, norms):
+        distance = np.arange(len(norm))[::-1]
+        ax.semilogy(distance, np.maximum(norm, 1e-300), marker="o", markersize=3, label=name)
     ax.set_xlabel("distance T − t (time steps back)")
     ax.set_ylabel("‖∂h_T / ∂h_t‖")
     ax.set_title(f"How much h_T still depends on h_t (tanh RNN, hidden size {hidden_size})", fontsize=11)
@@ -454,25 +472,29 @@ def rnn_vs_lstm(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0
     return {"RNN": rnn.frames(x), "LSTM": lstm.frames(x), f"LSTM, forget bias +{forget_bias:g}": biased.frames(x)}
 
 
-def rnn_vs_lstm_figure(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0) -> PngFigure:
+def rnn_vs_lstm_figure(x, hidden_size: int = 6, seed: int = 0, forget_bias: float = 3.0) -> StoredFigure:
     """Side by side, on the same input: ``h`` over time for each layer of :func:`rnn_vs_lstm`, and below
     how much the last output still depends on each input step, ``||∂h_T/∂x_t||`` (log scale)."""
     traces = rnn_vs_lstm(x, hidden_size, seed, forget_bias)
+    return StoredFigure(_draw_rnn_vs_lstm, names=list(traces), outputs=[t.output.T for t in traces.values()],
+                        sensitivities=[input_sensitivity(t.layer, t.input) for t in traces.values()])
+
+
+def _draw_rnn_vs_lstm(names: list, outputs: list, sensitivities: list) -> PngFigure:
+    """``outputs[i]`` (units, time) as heat maps in a row; below, every ``sensitivities[i]`` on a log scale."""
     from layerviz.mpl import PngFigure
 
     fig = PngFigure(figsize=(11, 5.6), layout="constrained")
-    grid = fig.add_gridspec(2, len(traces), height_ratios=[1, 1.1])
-    vmax = max(float(np.abs(t.output).max()) for t in traces.values()) or 1.0
+    grid = fig.add_gridspec(2, len(names), height_ratios=[1, 1.1])
+    vmax = max(float(np.abs(h).max()) for h in outputs) or 1.0
     curves = fig.add_subplot(grid[1, :])
-    for col, (name, trace) in enumerate(traces.items()):
+    for col, (name, h, sens) in enumerate(zip(names, outputs, sensitivities)):
         ax = fig.add_subplot(grid[0, col])
-        image = ax.imshow(trace.output.T, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+        image = ax.imshow(h, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
         ax.set_title(f"{name}: h over time", fontsize=10)
         ax.set_xlabel("time step t")
         ax.set_ylabel("unit")
-        sens = input_sensitivity(trace.layer, trace.input)
-        steps = np.arange(len(sens))
-        curves.semilogy(steps, np.maximum(sens, 1e-12), marker="o", markersize=3, label=name)
+        curves.semilogy(np.arange(len(sens)), np.maximum(sens, 1e-12), marker="o", markersize=3, label=name)
     fig.colorbar(image, ax=[ax for ax in fig.axes if ax is not curves], shrink=0.8)
     curves.set_xlabel("input step t")
     curves.set_ylabel("‖∂h_T / ∂x_t‖")

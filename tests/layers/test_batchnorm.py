@@ -990,7 +990,7 @@ def test_warm_up_distribution_figure_and_refusal():
     x = batchnorm_input("BatchNorm2d", 8, 3, 5, mean=[-4, 2, 6], scale=[0.5, 1, 2])
     np.testing.assert_allclose(x.mean(axis=(0, 2, 3)), [-4, 2, 6], atol=0.3)
     figure = distribution_figure(BatchNorm2d(3).frames(x), bins=10)
-    before_ax, after_ax = figure.axes[:2]
+    before_ax, after_ax = figure.figure.axes[:2]
     for ax in (before_ax, after_ax):
         heights = [sum(p.get_height() for p in container) for container in ax.containers]
         assert heights == [8 * 5 * 5] * 3  # one histogram per channel, every value counted
