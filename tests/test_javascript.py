@@ -106,7 +106,8 @@ def numbers(array) -> list | dict | None:
 def expected(scene: Scene) -> dict:
     """What decodeScene must make of ``encode_scene(scene)``, field by field, from the scene itself."""
     top = float(np.finfo(np.float32).max)  # a larger float64 arrives as the largest float32 (encode_scene)
-    f32 = lambda a: None if a is None else np.clip(np.asarray(a, dtype=np.float64), -top, top).astype(np.float32)  # noqa: E731
+    f32 = lambda a: (None if a is None  # noqa: E731
+                     else np.clip(np.asarray(a, dtype=np.float64), -top, top).astype(np.float32))
     i32 = lambda a: None if a is None else np.asarray(a, dtype=np.int32)  # noqa: E731
     u8 = lambda a: None if a is None else np.asarray(a, dtype=np.uint8)  # noqa: E731
     return {
@@ -124,7 +125,8 @@ def expected(scene: Scene) -> dict:
         "highlights": [{
             "panel": h.panel, "role": h.role, "label": h.legend,
             "origin": numbers(i32(np.asarray(h.origin).reshape(-1, 3))),
-            "stencil": numbers(i32(np.asarray(h.stencil).reshape(-1, 3))), "m": int(np.asarray(h.stencil).reshape(-1, 3).shape[0]),
+            "stencil": numbers(i32(np.asarray(h.stencil).reshape(-1, 3))),
+            "m": int(np.asarray(h.stencil).reshape(-1, 3).shape[0]),
         } for h in scene.highlights],
         "networks": [{
             "title": w.title, "sizes": list(w.sizes), "T": int(sum(w.sizes)), "nPages": int(w.values.shape[0]),
@@ -232,7 +234,8 @@ def fixtures(tmp_path_factory) -> Path:
     explorers = explorer_scenes()
     zoo_scenes = zoo_graph_scenes()
     write("scenes.json", {"hand-made": hand_made_scene(), "conv_explorer": explorers["conv_explorer[0]"],
-                          "network_explorer": explorers["network_explorer[0]"], "lenet forward": zoo_scenes["lenet forward"]})
+                          "network_explorer": explorers["network_explorer[0]"],
+                          "lenet forward": zoo_scenes["lenet forward"]})
     write("explorers.json", explorers)
     write("graphs.json", zoo_scenes)
     (folder / "numbers.json").write_text(json.dumps(number_cases(), allow_nan=False))
@@ -292,7 +295,8 @@ def test_the_gif_encoder_writes_the_frames_it_is_given(node, tmp_path):
             gif.seek(k)
             assert gif.info["duration"] == 70
             assert np.array_equal(np.asarray(gif.convert("RGB")), frames[k]), f"frame {k} differs"
-    (tmp_path / "many.bin").write_bytes(np.concatenate([gradient, np.full((height, width, 1), 255, np.uint8)], -1).tobytes())
+    opaque = np.full((height, width, 1), 255, np.uint8)
+    (tmp_path / "many.bin").write_bytes(np.concatenate([gradient, opaque], -1).tobytes())
     done = run_node(node, "tests/js/encode_gif.mjs", str(tmp_path / "many.bin"), str(width), str(height), "1", "10",
                     str(tmp_path / "many.gif"))
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"

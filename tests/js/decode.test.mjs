@@ -16,7 +16,9 @@ function assertScene(scene, want, where) {
   assert.equal(scene.panels.length, want.panels.length, `${where}: panels`);
   scene.panels.forEach((p, i) => {
     const w = want.panels[i], at = `${where}: panel ${w.name}`;
-    for (const key of ["name", "title", "op", "S", "H", "W", "ps", "nPages", "vmax", "cmap"]) assert.equal(p[key], w[key], `${at}: ${key}`);
+    for (const key of ["name", "title", "op", "S", "H", "W", "ps", "nPages", "vmax", "cmap"]) {
+      assert.equal(p[key], w[key], `${at}: ${key}`);
+    }
     assert.equal(p.index, i);
     for (const key of ["labels", "rowLabels", "colLabels"]) assert.deepEqual(p[key], w[key], `${at}: ${key}`);
     assertArray(p.values, w.values, Float32Array, `${at}: values`);
@@ -60,7 +62,8 @@ function assertScene(scene, want, where) {
     // each arrow's bends: one row per column it skips, in bendRows from bendStart
     const spans = Array.from({ length: g.E }, (_, e) => g.column[g.edges[2 * e + 1]] - g.column[g.edges[2 * e]] - 1);
     assert.deepEqual(g.bendCount, spans, `${at}: bendCount`);
-    assert.equal(g.bendStart.length ? g.bendStart[g.E - 1] + g.bendCount[g.E - 1] : 0, g.bendRows.length, `${at}: bendStart`);
+    const bends = g.bendStart.length ? g.bendStart[g.E - 1] + g.bendCount[g.E - 1] : 0;
+    assert.equal(bends, g.bendRows.length, `${at}: bendStart`);
   });
 }
 
@@ -73,7 +76,9 @@ test("scenes encode_scene wrote decode to what the Python scene held", needsFixt
 
 test("buffers that start at any byte of the message decode the same (copied where misaligned)", needsFixtures, () => {
   for (const { name, wire, expect } of scenes) {
-    for (const offset of [1, 2, 3, 4]) assertScene(decodeScene(reviveWire(wire, offset)), expect, `${name} at +${offset}`);
+    for (const offset of [1, 2, 3, 4]) {
+      assertScene(decodeScene(reviveWire(wire, offset)), expect, `${name} at +${offset}`);
+    }
   }
 });
 

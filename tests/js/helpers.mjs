@@ -63,7 +63,8 @@ export function assertArray(actual, want, Ctor, what) {
   }
   assert.equal(actual.length, want.length, `${what}: length`);
   want.head.forEach((b, i) => same(actual[i], b, i));
-  want.tail.forEach((b, i) => same(actual[actual.length - want.tail.length + i], b, actual.length - want.tail.length + i));
+  const tail = actual.length - want.tail.length;
+  want.tail.forEach((b, i) => same(actual[tail + i], b, tail + i));
   let sum = 0, size = 0;
   for (const v of actual) if (Number.isFinite(v)) { sum += v; size += Math.abs(v); }
   // float64 sums of float32 values, in another order than numpy's: equal but for rounding

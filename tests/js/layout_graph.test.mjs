@@ -39,7 +39,8 @@ test("no two boxes of a zoo model's graph overlap (nor crowd an arrow out), at a
         }
       }
       for (const [i, B] of G.boxes.entries()) {
-        assert.ok(B.x >= 0 && B.x + B.w <= G.w && B.y >= G.y && B.y + B.h <= G.y + G.h, `${where}: box ${graph.nodes[i]} outside`);
+        const inside = B.x >= 0 && B.x + B.w <= G.w && B.y >= G.y && B.y + B.h <= G.y + G.h;
+        assert.ok(inside, `${where}: box ${graph.nodes[i]} outside`);
       }
       assert.ok(G.w <= Math.max(width, 600) * dpr, `${where}: ${G.w} px wide`);
     }

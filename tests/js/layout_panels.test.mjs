@@ -21,7 +21,9 @@ function overflows(scene, L, width) {
     if (left < 0 || left + R.slot > L.width) out.push(`panel ${p.name} spans ${left}..${left + R.slot} of ${L.width}`);
     if (R.w <= 0 || R.h <= 0) out.push(`panel ${p.name} is ${R.w} x ${R.h}`);
   });
-  L.networks.forEach((r, i) => { if (r.x < 0 || r.x + r.w > L.width) out.push(`network ${i} spans ${r.x}..${r.x + r.w}`); });
+  L.networks.forEach((r, i) => {
+    if (r.x < 0 || r.x + r.w > L.width) out.push(`network ${i} spans ${r.x}..${r.x + r.w}`);
+  });
   L.graphs.forEach((G, g) => G.boxes.forEach((B, i) => {
     if (B.x < 0 || B.x + B.w > L.width) out.push(`graph ${g} box ${i} spans ${B.x}..${B.x + B.w}`);
   }));
