@@ -7,7 +7,10 @@
 
 The browser tests use Debian's Chromium: the path in $LAYERVIZ_CHROMIUM, else `chromium`
 or `chromium-browser` on PATH. Without one they are skipped, unless LAYERVIZ_REQUIRE_BROWSER=1
-(as in CI), which makes a missing browser a failure.
+(as in CI), which makes a missing browser a failure. The player's JavaScript tests need Node 20
+(`node --test`; tests/test_javascript.py runs `npm ci` for esbuild when node_modules/ lacks it); without
+Node they are skipped, unless LAYERVIZ_REQUIRE_NODE=1. Serving needs no Node: the player's bundle is
+committed (docs/player.md).
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 The scene travels as one synced dict (``_scene``) whose arrays are raw little-endian
 ``bytes``; ipywidgets moves bytes nested in widget state into binary websocket
-buffers, and the JavaScript side (``player.js``) receives them as ``DataView``.
+buffers, and the JavaScript side (``src/decode.js``) receives them as ``DataView``.
 The clock runs in the browser: the kernel hears about the current frame only when
 Python may need it, on pause (and at the end), step, first / last, scrub release
 and keyboard steps (a held arrow key: at most 4 times a second), never while playing
 or while the slider is dragged. Saving a GIF, a WebM video or a PNG of a frame is
-done in the browser too (``gif.js`` encodes GIFs): the kernel computes nothing for it.
+done in the browser too (``src/gif.js`` encodes GIFs): the kernel computes nothing for it. The JavaScript
+is ES modules in ``src/``, bundled into ``player.bundle.js`` (see docs/player.md).
 """
 
 from __future__ import annotations
@@ -162,8 +163,9 @@ class Player(anywidget.AnyWidget):
     frame it last heard.
     """
 
-    # anywidget loads one module: the GIF encoder, then the player that calls it.
-    _esm = (_HERE / "gif.js").read_text(encoding="utf-8") + "\n" + (_HERE / "player.js").read_text(encoding="utf-8")
+    # anywidget loads one module: the sources in src/ bundled by esbuild (docs/player.md), committed so that
+    # installing and serving need no Node.
+    _esm = (_HERE / "player.bundle.js").read_text(encoding="utf-8")
     _css = _HERE / "player.css"
 
     _scene = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)

@@ -1,7 +1,6 @@
 // layerviz GIF89a encoder: frames of canvas pixels -> an animated, looping GIF.
 //
-// No DOM and no layer knowledge. widget.py puts this file before player.js (anywidget loads a single
-// module), so the player calls these functions directly. Usage:
+// No DOM and no layer knowledge (a Blob at the end: browsers and Node have it). Usage:
 //
 //   const palette = buildPalette(histogram);    // <= 255 colours, from sampled frames
 //   const quantizer = new Quantizer(palette);    // index palette.length: "unchanged" (transparent)
