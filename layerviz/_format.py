@@ -32,6 +32,11 @@ def shorten(values, keep: int, text) -> list[str]:
     return [text(v) for v in values[:head]] + ["…"] + [text(v) for v in values[len(values) - (keep - head):]]
 
 
+def count(n: int, noun: str) -> str:
+    """``1 part``, ``3 parts``: ``n`` and its noun, plural with an ``s`` when ``n`` is not 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 # -- narrations a student can redo by hand ----------------------------------------------------------
 #
 # A narration shows a frame's operands and its result. Two decimals each would not add up: the terms of

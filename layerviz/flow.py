@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerviz.graph import GraphBackwardTrace, GraphTrace, refs
+from layerviz.graph.backward import GraphBackwardTrace
+from layerviz.graph.nodes import refs
+from layerviz.graph.trace import GraphTrace
 from layerviz.tensor_grid import tensor_grid
 from layerviz.scene import GraphLayout, Grid, Network, Scene, picture_cmap
 

@@ -33,6 +33,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from layerviz import layers
+from layerviz.graph.model import Graph
+from layerviz.graph.nodes import Item, Node, Ref, refs, resolve, value_shape
+from layerviz.graph.ops.add import Add
+from layerviz.graph.ops.cat import Cat
+from layerviz.graph.ops.index import Index
+from layerviz.graph.ops.log_softmax import LogSoftmax
+from layerviz.graph.ops.mean import Mean
+from layerviz.graph.ops.reshape import Permute, Reshape
 
 
 def _converters() -> dict[str, Any]:
@@ -331,8 +339,6 @@ _ASSERTS = ("_assert_is_none", "_assert", "_assert_async")
 def _build(module: Any, fx_graph: Any, concrete: dict):
     from torch.fx import Node as FxNode
 
-    from layerviz.graph import Graph, Item, Node, Ref
-
     model = _model_name(module)
     nodes: list = []
     sorts: dict[str, Any] = {}
@@ -508,8 +514,6 @@ def _call_module(module: Any, target: str, args: tuple, kwargs: dict, sorts: dic
 
 
 def _sort_of(a: Any, sorts: dict) -> Any:
-    from layerviz.graph import Ref
-
     if isinstance(a, Ref):
         return sorts.get(a.name, "value")
     if isinstance(a, (tuple, list)) and any(_sort_of(x, sorts) == "tensor" for x in a):
@@ -523,8 +527,6 @@ def _need_tensor(a: Any, sorts: dict, what: str) -> None:
 
 
 def _const(name: str, value: Any) -> Any:
-    from layerviz.graph import refs
-
     if refs(value):
         raise _Unsupported(f"{name} computed at run time ({value!r}) is not supported: give it as a number")
     return value
@@ -551,8 +553,6 @@ def _softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def _log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    from layerviz.graph import LogSoftmax
-
     return _layer(LogSoftmax(_const("dim", dim)), input)
 
 
@@ -586,8 +586,6 @@ def _flatten(input, start_dim=0, end_dim=-1):
 
 
 def _cat(tensors, dim=0):
-    from layerviz.graph import Cat
-
     if not isinstance(tensors, (tuple, list)) or not tensors:
         raise _Unsupported("torch.cat needs a list of tensors")
     return _layer(Cat(_const("dim", dim)), *tensors, grads=tuple(range(len(tensors))))
@@ -598,41 +596,29 @@ def _concatenate(tensors, axis=0):
 
 
 def _mean(input, dim=None, keepdim=False, dtype=None):
-    from layerviz.graph import Mean
-
     return _layer(Mean(_const("dim", dim), _const("keepdim", keepdim)), input)
 
 
 def _reshape_shape(input, shape):
-    from layerviz.graph import Reshape
-
     return _layer(Reshape("reshape"), input, shape)
 
 
 def _view(how):
     def make(input, *shape):
-        from layerviz.graph import Reshape
-
         return _layer(Reshape(how), input, *shape)
 
     return make
 
 
 def _squeeze(input, dim=None):
-    from layerviz.graph import Reshape
-
     return _layer(Reshape("squeeze"), input, dim)
 
 
 def _unsqueeze(input, dim):
-    from layerviz.graph import Reshape
-
     return _layer(Reshape("unsqueeze"), input, dim)
 
 
 def _permute_method(input, *dims):
-    from layerviz.graph import Permute
-
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     return _layer(Permute(_const("dims", dims)), input)
@@ -643,8 +629,6 @@ def _permute(input, dims):
 
 
 def _transpose(input, dim0, dim1):
-    from layerviz.graph import Permute
-
     return _layer(Permute(swap=_const("dims", (dim0, dim1))), input)
 
 
@@ -681,8 +665,6 @@ def _attribute(x, name):
 
 
 def _add(input, other, alpha=1):
-    from layerviz.graph import Add
-
     if _const("alpha", alpha) != 1:
         raise _Unsupported(f"torch.add with alpha={alpha} is not supported: use a + b")
     return input, other, Add
@@ -777,8 +759,6 @@ def _bind(maker: Any, args: tuple, kwargs: dict, what: str) -> Any:
 
 
 def _add_node(a: Any, b: Any, cls: Any, sorts: dict) -> _Made:
-    from layerviz.graph import Add
-
     tensors = tuple(i for i, v in enumerate((a, b)) if _sort_of(v, sorts) == "tensor")
     if not tensors:
         if any(_sort_of(v, sorts) != "value" for v in (a, b)):
@@ -791,8 +771,6 @@ def _add_node(a: Any, b: Any, cls: Any, sorts: dict) -> _Made:
 
 
 def _getitem(args: tuple, sorts: dict) -> _Made:
-    from layerviz.graph import Index, Ref
-
     value, key = args
     sort = _sort_of(value, sorts)
     if sort == "tensor":
@@ -838,18 +816,14 @@ def _check_example(layer: Any, module: Any, example_input: Any) -> None:
 
     import torch
 
-    from layerviz.graph import Graph, _shape
-
     xs = example_input if isinstance(example_input, tuple) else (example_input,)
     arrays = [x.detach().cpu().numpy().copy() if isinstance(x, torch.Tensor) else np.asarray(x) for x in xs]
     twin = copy.deepcopy(layer)
     try:
         if isinstance(twin, Graph):
             values = twin._run(tuple(arrays), None)
-            from layerviz.graph import _resolve
-
-            ours = _resolve(twin.output, values)
-            layer.shapes = {node.name: _shape(values[node.name]) for node in layer.nodes if node.kind != "value"}
+            ours = resolve(twin.output, values)
+            layer.shapes = {node.name: value_shape(values[node.name]) for node in layer.nodes if node.kind != "value"}
         else:
             ours = twin(*arrays)
     except ValueError as error:

@@ -24,7 +24,11 @@ from typing import Any
 import numpy as np
 
 from layerviz import data
-from layerviz.graph import Add, Graph, Item, LogSoftmax, Node, Ref, Reshape
+from layerviz.graph.model import Graph
+from layerviz.graph.nodes import Item, Node, Ref
+from layerviz.graph.ops.add import Add
+from layerviz.graph.ops.log_softmax import LogSoftmax
+from layerviz.graph.ops.reshape import Reshape
 from layerviz.layers import (
     LSTM,
     AdaptiveAvgPool2d,

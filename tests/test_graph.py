@@ -231,6 +231,9 @@ def test_the_tutorial_classifier_equals_torch():
     assert last.node == "conv1" and last.grad == "conv1:input"  # the input's gradient, through conv1
     assert btrace[0].grad == "fc3.weight"
     assert btrace[0].narration.startswith("backward of fc3 = self.fc3(relu_3): ")
+    # a frame reads as its place and its narration (the record a Sequential's frames share)
+    assert repr(frame) == f"GraphFrame({frame.index}: {frame.narration})"
+    assert repr(last) == f"GraphGradFrame({last.index}: {last.narration})"
 
 
 def test_a_resnet_stack_with_a_downsampling_shortcut_equals_torch_in_both_modes():

@@ -31,6 +31,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from layerviz.layers._chain import (
+    ChainFrame,
+    chain_offsets,
+    largest_finite,
+    part_of,
+    placed_origin,
+    placed_page,
+    placed_reveal,
+)
 from layerviz.layers._module import Module, Setting
 from layerviz.layers.activation import Softmax, _Activation, check_x
 from layerviz.layers.conv import Conv2d
@@ -38,7 +47,7 @@ from layerviz.layers.dense import Dense
 from layerviz.layers.linear import Linear
 from layerviz.scene import Grid, Highlight, Network, Scene, picture_cmap
 from layerviz.backward import BackwardTrace, HasBackward, copy_section
-from layerviz.tensor_grid import OFF_GRID, tensor_grid
+from layerviz.tensor_grid import tensor_grid
 from layerviz.trace import LazyCaptions, Trace
 
 #: Layers that hold weights: the ones counted as layers of a network (see the module docstring).
@@ -361,57 +370,22 @@ class Sequential(Module):
         return " → ".join(type(layer).__name__ for layer in self.layers)
 
 
-@dataclass(frozen=True, eq=False)
-class SequentialFrame:
-    """A frame of one layer of a :class:`Sequential`.
+@dataclass(frozen=True, eq=False, repr=False)  # keeps ChainFrame's repr
+class SequentialFrame(ChainFrame):
+    """A frame of one layer of a :class:`Sequential`: a :class:`~layerviz.layers._chain.ChainFrame` (``index``,
+    ``inner``, ``narration``, ``result``, ``question``) whose narration opens with the layer's caption
+    (``layer 2/3 (hidden) Linear(4, 3): ``, see :func:`caption_prefixes`).
 
     Attributes
     ----------
-    index : int
-        Position in the whole trace.
     layer_index : int
         Which layer (0-based) the frame belongs to.
     layer : object
         That layer.
-    inner : object
-        The layer's own frame (``inner.index`` is its position in the layer's trace).
-    narration : str
-        ``layer 2/3 (hidden) Linear(4, 3): `` (see :func:`caption_prefixes`) followed by the inner frame's narration.
     """
 
-    index: int
     layer_index: int
     layer: object
-    inner: object
-    narration: str
-
-    @property
-    def result(self):
-        """The inner frame's result (None if it has none)."""
-        return getattr(self.inner, "result", None)
-
-    @property
-    def question(self):
-        """The inner frame's question (see :class:`~layerviz._format.Ask`), its prompt naming the layer; or None."""
-        asked = getattr(self.inner, "question", None)
-        if asked is None:
-            return None
-        prefix = self.narration[: len(self.narration) - len(self.inner.narration)]
-        return asked._replace(prompt=prefix + asked.prompt)
-
-    def __repr__(self) -> str:
-        return f"SequentialFrame({self.index}: {self.narration})"
-
-
-def _extend(page: np.ndarray | None, start: int, total: int) -> np.ndarray | None:
-    """A layer's per-frame array placed at ``start`` of ``total`` frames, held at its ends outside."""
-    if page is None:
-        return None
-    out = np.empty(total, dtype=np.int32)
-    out[:start] = page[0]
-    out[start : start + len(page)] = page
-    out[start + len(page) :] = page[-1]
-    return out
 
 
 def _step_kind(layer) -> str:
@@ -499,18 +473,19 @@ class SequentialTrace(HasBackward, Trace):
         self.traces = tuple(traces)
         self.prefixes = caption_prefixes(model)
         self.output = current
-        self.offsets = tuple(int(v) for v in np.concatenate([[0], np.cumsum([len(t) for t in traces])]))
+        self.offsets = chain_offsets([len(t) for t in traces])
         self.n_frames = self.offsets[-1]
 
     def layer_of(self, k: int) -> int:
         """The layer (0-based) frame ``k`` (non-negative) belongs to."""
-        return bisect.bisect_right(self.offsets, k) - 1
+        return part_of(self.offsets, k)
 
     def _frame(self, k: int) -> SequentialFrame:
         i = self.layer_of(k)
         inner = self.traces[i][k - self.offsets[i]]
         layer = self.layer.layers[i]
-        return SequentialFrame(k, i, layer, inner, self.prefixes[i] + inner.narration)
+        return SequentialFrame(index=k, inner=inner, narration=self.prefixes[i] + inner.narration, layer_index=i,
+                               layer=layer)
 
     def __repr__(self) -> str:
         return (f"<SequentialTrace of {self.layer.short_repr()}: {self.n_frames} frames, "
@@ -544,12 +519,8 @@ class SequentialTrace(HasBackward, Trace):
                 else:  # a layer whose scene names its panels otherwise: draw its tensor ourselves
                     array = trace.input if sub_name == "input" else trace.output
                     grid = tensor_grid(sub_name, sub_name, array, "x" if sub_name == "input" else "out")
-                reveal = None
-                if sub_name == "output":
-                    reveal = (np.full(grid.values.shape, start, dtype=np.int32) if grid.reveal is None
-                              else grid.reveal.astype(np.int32) + start)
-                finite = np.abs(grid.values[np.isfinite(grid.values)])
-                scale = float(finite.max(initial=0.0)) or 1.0
+                reveal = placed_reveal(grid, start) if sub_name == "output" else None
+                scale = largest_finite(grid.values) or 1.0
                 if sub_name == "input":
                     title, cmap = "input", picture_cmap(self, self.input)
                 else:
@@ -558,15 +529,13 @@ class SequentialTrace(HasBackward, Trace):
                 h, w = grid.values.shape[1:]
                 rows = tuple(str(r) for r in range(h)) if w == 1 and 2 <= h <= 32 else ()
                 panels.append(Grid(name, title, grid.values, grid.labels, padding=grid.padding,
-                                   reveal=reveal, page_size=grid.page_size, page=_extend(grid.page, start, total),
+                                   reveal=reveal, page_size=grid.page_size, page=placed_page(grid.page, start, total),
                                    op="" if sub_name == "input" else "→", vmax=None if cmap == "grey" else scale,
                                    cmap=cmap, row_labels=rows))
                 for h in sub.highlights:
                     if h.panel != sub_name:
                         continue
-                    origin = np.zeros((total, 3), dtype=np.int32)
-                    origin[:, 1] = OFF_GRID
-                    origin[start : start + length] = h.origin
+                    origin = placed_origin(h.origin, start, length, total)
                     # one word for the cells being written, whichever layer writes them
                     highlights.append(Highlight(name, origin, h.stencil, h.role,
                                                 "output written" if h.role == "output" else h.label))

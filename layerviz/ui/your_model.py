@@ -22,7 +22,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from layerviz import flow, zoo
-from layerviz.graph import GraphTrace
+from layerviz.graph.trace import GraphTrace
 from layerviz.player import Player
 from layerviz.trace import Trace
 from layerviz.ui import prose

@@ -99,6 +99,7 @@ def test_nested_frames_and_boundaries():
         assert frame.narration == f"{prefix}{model[i]!r}: {frame.inner.narration}"
         assert trace[k].narration == frame.narration
         assert trace[k - len(trace)].narration == frame.narration
+        assert repr(frame) == f"SequentialFrame({k}: {frame.narration})"
     assert frames[16].narration.startswith("layer 2/2 (output) Linear(4, 3): out[0,0] = ")
     # the second Linear reads the ReLU's output
     np.testing.assert_array_equal(frames[16].inner.x, np.maximum(model[0](x), 0)[0])
