@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from layerviz import layers
+from layerviz import layers, losses
 from layerviz.graph.model import Graph
 from layerviz.graph.nodes import Item, Node, Ref, refs, resolve, value_shape
 from layerviz.graph.ops.add import Add
@@ -44,8 +44,6 @@ from layerviz.graph.ops.reshape import Permute, Reshape
 
 
 def _converters() -> dict[str, Any]:
-    from layerviz import losses
-
     classes = (*layers.LAYERS, layers.Embedding, losses.MSELoss, losses.CrossEntropyLoss)
     return {cls.__name__: cls for cls in classes if hasattr(cls, "_from_torch")}
 
