@@ -14,7 +14,6 @@ import numpy as np
 from layerviz import _checks
 from layerviz._format import Ask
 from layerviz._format import number as _number
-from layerviz.layers._pool_windows import pair
 from layerviz.scene import Grid, Highlight, picture_cmap
 from layerviz.trace import Trace
 
