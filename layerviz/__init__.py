@@ -22,7 +22,9 @@ from layerviz import views as _views
 #: Each public name and the module that defines it.
 _NAMES = {
     **dict.fromkeys(("Conv2d",), "layerviz.layers.conv"),
-    **dict.fromkeys(("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"), "layerviz.layers.pooling"),
+    **dict.fromkeys(("MaxPool2d",), "layerviz.layers.max_pool"),
+    **dict.fromkeys(("AvgPool2d",), "layerviz.layers.avg_pool"),
+    **dict.fromkeys(("AdaptiveAvgPool2d",), "layerviz.layers.adaptive_pool"),
     **dict.fromkeys(("BatchNorm1d", "BatchNorm2d"), "layerviz.layers.batchnorm"),
     **dict.fromkeys(("Dropout",), "layerviz.layers.dropout"),
     **dict.fromkeys(("Identity", "ReLU", "Sigmoid", "Softmax", "Tanh"), "layerviz.layers.activation"),

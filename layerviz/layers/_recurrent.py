@@ -34,16 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from layerviz import _checks
-from layerviz._format import Ask, paren, redoable
-from layerviz._format import number as _number
-from layerviz.layers._module import Module, Setting, check_shapes
+from layerviz._format import Ask
 from layerviz.layers import _recurrent_backward
-from layerviz.layers._recurrent_gates import GATES, GRU_GATE_NAMES, LSTM_GATE_NAMES, STAGES, operand, relu, sigmoid, vector
-from layerviz.scene import Grid, Highlight, Scene
-from layerviz.trace import LazyCaptions, Trace
-
-#: Highlight row that puts a highlight off its grid: it is not drawn at that frame.
-_HIDDEN = -(2**30)
+from layerviz.layers._module import Module, Setting, check_shapes
+from layerviz.layers._recurrent_gates import GATES, LSTM_GATE_NAMES, STAGES, relu, sigmoid
+from layerviz.layers._recurrent_narration import Step, tell
+from layerviz.layers._recurrent_scene import recurrent_scene
+from layerviz.scene import Scene
+from layerviz.trace import Trace
 
 
 def _flag(name: str, value: object) -> bool:
@@ -82,13 +80,50 @@ class _Pass:
     gates: np.ndarray
     h_prev: np.ndarray
     h: np.ndarray
-    output: np.ndarray  # (L, N, D*H_out)
+    output: np.ndarray | None  # (L, N, D*H_out); None while the pass is being filled
     h_n: np.ndarray  # (D*num_layers, N, H_out)
     c_prev: np.ndarray | None = None
     c: np.ndarray | None = None
     h_cell: np.ndarray | None = None  # LSTM: o * tanh(c) before the projection
     c_n: np.ndarray | None = None
     dropout_masks: list = field(default_factory=list)
+
+    @classmethod
+    def zeros(cls, n_ld: int, seq: int, n: int, width: int, hid: int, h_out: int, *, lstm: bool) -> _Pass:
+        """A pass to fill: zeros of every shape (``width = G*H``, all gates), no inputs, no output yet."""
+        x_part = np.zeros((n_ld, seq, n, width))
+        h_prev = np.zeros((n_ld, seq, n, h_out))
+        cell = (lambda: np.zeros((n_ld, seq, n, hid))) if lstm else (lambda: None)
+        return cls(inputs=[], x_part=x_part, h_part=np.zeros_like(x_part), pre=np.zeros_like(x_part),
+                   gates=np.zeros_like(x_part), h_prev=h_prev, h=np.zeros_like(h_prev), output=None,
+                   h_n=np.zeros((n_ld, n, h_out)), c_prev=cell(), c=cell(), h_cell=cell(),
+                   c_n=np.zeros((n_ld, n, hid)) if lstm else None)
+
+
+def _lstm_cell(xp_t: np.ndarray, hp: np.ndarray, c: np.ndarray, w_hr: np.ndarray | None, hid: int,
+               force: dict[str, float]) -> tuple[np.ndarray, ...]:
+    """One LSTM step for a batch: ``(pre, gates, c, o⊙tanh(c), h)`` from ``W_ih x_t + b_ih`` and ``W_hh h + b_hh``
+    (``(N, 4H)`` each, torch's gate order i, f, g, o) and ``c (N, H)``; forced gates pinned after the activation."""
+    a = xp_t + hp
+    act = np.concatenate([sigmoid(a[:, :2 * hid]), np.tanh(a[:, 2 * hid:3 * hid]), sigmoid(a[:, 3 * hid:])], axis=1)
+    for gate, value in force.items():
+        j = "ifgo".index(gate)
+        act[:, j * hid:(j + 1) * hid] = value
+    i, f, gg, o = (act[:, j * hid:(j + 1) * hid] for j in range(4))
+    c = f * c + i * gg
+    hc = o * np.tanh(c)
+    return a, act, c, hc, hc @ w_hr.T if w_hr is not None else hc
+
+
+def _gru_cell(xp_t: np.ndarray, hp: np.ndarray, h: np.ndarray, hid: int) -> tuple[np.ndarray, ...]:
+    """One GRU step for a batch: ``(pre, gates, h)`` from ``W_ih x_t + b_ih`` and ``W_hh h + b_hh`` (``(N, 3H)``
+    each, gates r, z, n) and ``h (N, H)``; the n gate's pre-activation is ``x_n + r⊙h_n``."""
+    a = xp_t[:, :2 * hid] + hp[:, :2 * hid]
+    rz = sigmoid(a)
+    r, z = rz[:, :hid], rz[:, hid:]
+    a_n = xp_t[:, 2 * hid:] + r * hp[:, 2 * hid:]
+    nn = np.tanh(a_n)
+    return np.concatenate([a, a_n], axis=1), np.concatenate([rz, nn], axis=1), (1.0 - z) * nn + z * h
 
 
 class _Recurrent(Module):
@@ -265,76 +300,55 @@ class _Recurrent(Module):
     def _compute(self, x3: np.ndarray, h0: np.ndarray, c0: np.ndarray | None, force: Mapping | None = None) -> _Pass:
         """The whole pass over checked inputs, every intermediate kept (see :class:`_Pass`)."""
         seq, n = x3.shape[:2]
-        big_d, hid, h_out, g = self.num_directions, self.hidden_size, self.output_hidden, self.n_gates
-        n_ld = self.num_layers * big_d
-        x_part = np.zeros((n_ld, seq, n, g * hid))
-        h_part = np.zeros_like(x_part)
-        pre = np.zeros_like(x_part)
-        gates = np.zeros_like(x_part)
-        h_prev = np.zeros((n_ld, seq, n, h_out))
-        h_all = np.zeros_like(h_prev)
-        lstm = self.mode == "LSTM"
-        c_prev = np.zeros((n_ld, seq, n, hid)) if lstm else None
-        c_all = np.zeros_like(c_prev) if lstm else None
-        h_cell = np.zeros_like(c_prev) if lstm else None
-        h_n = np.zeros((n_ld, n, h_out))
-        c_n = np.zeros((n_ld, n, hid)) if lstm else None
+        big_d, hid, h_out = self.num_directions, self.hidden_size, self.output_hidden
+        p = _Pass.zeros(self.num_layers * big_d, seq, n, self.n_gates * hid, hid, h_out, lstm=self.mode == "LSTM")
         force = dict(force or {})
-        inputs, masks = [], []
         layer_in = x3
         for layer in range(self.num_layers):
             if layer and self.training and self.dropout > 0:
                 keep = self.rng.random(layer_in.shape) >= self.dropout
-                masks.append(keep)
+                p.dropout_masks.append(keep)
                 layer_in = layer_in * keep * (0.0 if self.dropout == 1 else 1.0 / (1.0 - self.dropout))
-            inputs.append(layer_in)
+            p.inputs.append(layer_in)
             for direction in range(big_d):
-                ld = layer * big_d + direction
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
-                xp = layer_in @ w_ih.T
-                if b_ih is not None:
-                    xp = xp + b_ih
-                x_part[ld] = xp
-                h = h0[ld]
-                c = c0[ld] if lstm else None
-                for t in range(seq) if direction == 0 else range(seq - 1, -1, -1):
-                    hp = h @ w_hh.T
-                    if b_hh is not None:
-                        hp = hp + b_hh
-                    h_prev[ld, t], h_part[ld, t] = h, hp
-                    if lstm:
-                        a = xp[t] + hp
-                        act = np.concatenate([sigmoid(a[:, :2 * hid]), np.tanh(a[:, 2 * hid:3 * hid]),
-                                              sigmoid(a[:, 3 * hid:])], axis=1)
-                        for gate, value in force.items():
-                            j = "ifgo".index(gate)
-                            act[:, j * hid:(j + 1) * hid] = value
-                        i, f, gg, o = (act[:, j * hid:(j + 1) * hid] for j in range(4))
-                        c_prev[ld, t] = c
-                        c = f * c + i * gg
-                        hc = o * np.tanh(c)
-                        h_cell[ld, t], c_all[ld, t] = hc, c
-                        h = hc @ w_hr.T if w_hr is not None else hc
-                    elif self.mode == "GRU":
-                        a = xp[t, :, :2 * hid] + hp[:, :2 * hid]
-                        rz = sigmoid(a)
-                        r, z = rz[:, :hid], rz[:, hid:]
-                        a_n = xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:]
-                        nn = np.tanh(a_n)
-                        a = np.concatenate([a, a_n], axis=1)
-                        act = np.concatenate([rz, nn], axis=1)
-                        h = (1.0 - z) * nn + z * h
-                    else:
-                        a = xp[t] + hp
-                        act = np.tanh(a) if self.mode == "RNN_TANH" else relu(a)
-                        h = act
-                    pre[ld, t], gates[ld, t], h_all[ld, t] = a, act, h
-                h_n[ld] = h
-                if lstm:
-                    c_n[ld] = c
-            layer_in = np.concatenate([h_all[layer * big_d + d] for d in range(big_d)], axis=-1)
-        return _Pass(inputs=inputs, x_part=x_part, h_part=h_part, pre=pre, gates=gates, h_prev=h_prev, h=h_all,
-                     output=layer_in, h_n=h_n, c_prev=c_prev, c=c_all, h_cell=h_cell, c_n=c_n, dropout_masks=masks)
+                self._run_direction(p, layer, direction, layer_in, h0, c0, force)
+            layer_in = np.concatenate([p.h[layer * big_d + d] for d in range(big_d)], axis=-1)
+        p.output = layer_in
+        return p
+
+    def _run_direction(self, p: _Pass, layer: int, direction: int, layer_in: np.ndarray, h0: np.ndarray,
+                       c0: np.ndarray | None, force: dict[str, float]) -> None:
+        """One layer's pass over the sequence in one direction, written into ``p`` at ``[layer*D + direction]``;
+        ``layer_in: (L, N, in_l)``. The input's affine part for every step at once, then the steps in order."""
+        ld = layer * self.num_directions + direction
+        w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
+        xp = layer_in @ w_ih.T
+        if b_ih is not None:
+            xp = xp + b_ih
+        p.x_part[ld] = xp
+        h = h0[ld]
+        c = c0[ld] if p.c is not None else None
+        seq = layer_in.shape[0]
+        for t in range(seq) if direction == 0 else range(seq - 1, -1, -1):
+            hp = h @ w_hh.T
+            if b_hh is not None:
+                hp = hp + b_hh
+            p.h_prev[ld, t], p.h_part[ld, t] = h, hp
+            if self.mode == "LSTM":
+                p.c_prev[ld, t] = c
+                a, act, c, hc, h = _lstm_cell(xp[t], hp, c, w_hr, self.hidden_size, force)
+                p.h_cell[ld, t], p.c[ld, t] = hc, c
+            elif self.mode == "GRU":
+                a, act, h = _gru_cell(xp[t], hp, h, self.hidden_size)
+            else:
+                a = xp[t] + hp
+                act = np.tanh(a) if self.mode == "RNN_TANH" else relu(a)
+                h = act
+            p.pre[ld, t], p.gates[ld, t], p.h[ld, t] = a, act, h
+        p.h_n[ld] = h
+        if p.c is not None:
+            p.c_n[ld] = c
+
 
     def _shape_output(self, p: _Pass, batched: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """torch's ``output, h_n, c_n`` from a pass (batch_first and unbatched layouts)."""
@@ -518,163 +532,23 @@ class RecurrentTrace(Trace):
             parts.append("backward" if d else "forward")
         return f"[{', '.join(parts)}] " if parts else ""
 
-    def _prev_name(self, d: int, step: int, t: int, state: str = "h") -> str:
-        if step == 0:
-            return f"{state}0"
-        return f"{state}[{t + 1 if d else t - 1}]"
-
     def _frame(self, k: int) -> RecurrentFrame:
         n, layer, d, step, t, s = self.locate(k)
         stage = self.stages[s]
-        p, ld, hid = self.pass_, layer * self.num_directions + d, self.hidden_size
+        p, ld = self.pass_, layer * self.num_directions + d
         vec = {"x": p.inputs[layer][t, n], "h_prev": p.h_prev[ld, t, n]}
         if p.c_prev is not None:
             vec["c_prev"] = p.c_prev[ld, t, n]
-
-        def block(array, gate):
-            j = GATES[self.mode].index(gate)
-            return array[ld, t, n, j * hid:(j + 1) * hid]
-
-        forced = None
-        prev, where = self._prev_name(d, step, t), self._where(n, layer, d)
-        # every narration's numbers have the decimals with which its steps, redone from them, give the results
-        # shown (layerviz._format.redoable), entry by entry; a question asks for the first entry of the result
-        # when every operand of it is shown (not when a weight matrix multiplies a vector)
-        question = None
-        if self.kind == "RNN":
-            x_part, h_part, pre, h = block(p.x_part, "h"), block(p.h_part, "h"), block(p.pre, "h"), p.h[ld, t, n]
-            vec.update(x_part=x_part, h_part=h_part)
-            b = " + b_ih" if self.has_bias else ""
-            bh = " + b_hh" if self.has_bias else ""
-            if stage in ("ih", "hh"):
-                result = x_part if stage == "ih" else h_part
-                label = f"W_ih·x[{t}]{b}" if stage == "ih" else f"W_hh·{prev}{bh}"
-                arithmetic, shown = self._affine(stage, layer, d, vec["x" if stage == "ih" else "h_prev"], result)
-                text = f"{label} = {arithmetic} = {vector(shown)}"
-                if not arithmetic.startswith("W_"):  # one weight, shown (a matrix is not: nothing to ask)
-                    question = Ask(f"{label} = {arithmetic} = ?", shown[0], float(result[0]))
-            elif stage == "sum":
-                vec["pre"], result = pre, pre
-                hid_ = len(pre)
-                shown = redoable([*x_part, *h_part], pre, lambda o, _: o[:hid_] + o[hid_:])
-                head = f"a[{t}] = {operand(shown.operands[:hid_])} + {operand(shown.operands[hid_:])}"
-                text = f"{head} = {vector(shown.results)}"
-                question = Ask(f"{head} = ?", shown.results[0], float(pre[0]), entry=len(pre) > 1)
-            else:
-                vec["pre"], result = pre, h
-                fn = "tanh" if self.mode == "RNN_TANH" else "relu"
-                f = np.tanh if fn == "tanh" else relu
-                shown = redoable(pre, h, lambda o, _: f(o))
-                head = f"h[{t}] = {fn}(a[{t}]) = {fn}({vector(shown.operands)})"
-                text = f"{head} = {vector(shown.results)}"
-                question = Ask(f"{head} = ?", shown.results[0], float(h[0]), entry=len(h) > 1)
-        elif stage in GATES[self.mode] and not (self.kind == "GRU" and stage == "n"):
-            x_part, h_part, pre, gate = (block(a, stage) for a in (p.x_part, p.h_part, p.pre, p.gates))
-            vec.update(x_part=x_part, h_part=h_part, pre=pre, gate=gate)
-            result = gate
-            fn = "tanh" if stage == "g" else "σ"
-            f = np.tanh if stage == "g" else sigmoid
-            names = LSTM_GATE_NAMES if self.kind == "LSTM" else GRU_GATE_NAMES
-            b1 = f" + b_i{stage}" if self.has_bias else ""
-            b2 = f" + b_h{stage}" if self.has_bias else ""
-            natural = gate if stage not in self.force else f(pre)
-            hid_ = len(pre)
-            # pre = x_part + h_part; the gate from pre as shown (the narration's step) and as computed (the question's)
-            shown = redoable([*x_part, *h_part], [*pre, *natural, *natural],
-                             lambda o, r: np.concatenate([o[:hid_] + o[hid_:], f(r[:hid_]), f(o[:hid_] + o[hid_:])]),
-                             intermediate=range(hid_))
-            head = (f"{names[stage]} {stage}[{t}] = {fn}(W_i{stage}·x[{t}]{b1} + W_h{stage}·{prev}{b2}) = "
-                    f"{fn}({operand(shown.operands[:hid_])} + {operand(shown.operands[hid_:])})")
-            text = f"{head} = {fn}({vector(shown.results[:hid_])}) = {vector(shown.results[hid_:2 * hid_])}"
-            if stage in self.force:
-                forced = self.force[stage]
-                text += f", forced to {_number(forced)} (teaching override: not torch)"
-            else:
-                question = Ask(f"{head} = ?", shown.results[hid_], float(gate[0]), entry=hid_ > 1)
-        elif self.kind == "GRU" and stage == "n":
-            x_part, h_part, pre, gate = (block(a, "n") for a in (p.x_part, p.h_part, p.pre, p.gates))
-            r = block(p.gates, "r")
-            vec.update(x_part=x_part, h_part=h_part, r=r, pre=pre, gate=gate)
-            result = gate
-            b1, b2 = (" + b_in", " + b_hn") if self.has_bias else ("", "")
-            hid_ = len(pre)
-
-            def redo_n(o, shown_results):
-                inside = o[:hid_] + o[hid_:2 * hid_] * o[2 * hid_:]
-                return np.concatenate([inside, np.tanh(shown_results[:hid_]), np.tanh(inside)])
-
-            shown = redoable([*x_part, *r, *h_part], [*pre, *gate, *gate], redo_n, intermediate=range(hid_))
-            xs, rs, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
-            head = (f"new gate n[{t}] = tanh(W_in·x[{t}]{b1} + r[{t}]⊙(W_hn·{prev}{b2})) = "
-                    f"tanh({operand(xs)} + {operand(rs)}⊙{operand(hs)})")
-            text = f"{head} = tanh({vector(shown.results[:hid_])}) = {vector(shown.results[hid_:2 * hid_])}"
-            question = Ask(f"{head} = ?", shown.results[hid_], float(gate[0]), entry=hid_ > 1)
-        elif self.kind == "LSTM" and stage == "c":
-            f, i, g = (block(p.gates, q) for q in "fig")
-            vec.update(f=f, i=i, g=g)
-            result = p.c[ld, t, n]
-            c_prev = self._prev_name(d, step, t, "c")
-            hid_ = len(result)
-            shown = redoable([*f, *vec["c_prev"], *i, *g], result,
-                             lambda o, _: o[:hid_] * o[hid_:2 * hid_] + o[2 * hid_:3 * hid_] * o[3 * hid_:])
-            fs, cs, is_, gs = (shown.operands[j * hid_:(j + 1) * hid_] for j in range(4))
-            head = f"c[{t}] = f⊙{c_prev} + i⊙g = {operand(fs)}⊙{operand(cs)} + {operand(is_)}⊙{operand(gs)}"
-            text = f"{head} = {vector(shown.results)}"
-            question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
-        elif self.kind == "LSTM":  # stage h
-            o, c = block(p.gates, "o"), p.c[ld, t, n]
-            tanh_c = np.tanh(c)
-            vec.update(o=o, c=c, tanh_c=tanh_c)
-            result = p.h[ld, t, n]
-            hid_ = len(c)
-            if self.layer.proj_size:
-                vec["h_cell"] = p.h_cell[ld, t, n]
-                # the projection's matrix is not shown: o⊙tanh(c) adds up, nothing is asked
-                shown = redoable([*o, *c], vec["h_cell"], lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
-                text = (f"h[{t}] = W_hr·(o⊙tanh(c[{t}])) = W_hr·({operand(shown.operands[:hid_])}⊙tanh("
-                        f"{vector(shown.operands[hid_:])})) = W_hr·{vector(shown.results)} = {vector(result)}")
-            else:
-                shown = redoable([*o, *c], result, lambda v, _: v[:hid_] * np.tanh(v[hid_:]))
-                head = (f"h[{t}] = o⊙tanh(c[{t}]) = {operand(shown.operands[:hid_])}⊙tanh("
-                        f"{vector(shown.operands[hid_:])})")
-                text = f"{head} = {vector(shown.results)}"
-                question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
-        else:  # GRU stage h
-            z, nn = block(p.gates, "z"), block(p.gates, "n")
-            vec.update(z=z, n=nn)
-            result = p.h[ld, t, n]
-            hid_ = len(result)
-            shown = redoable([*z, *nn, *vec["h_prev"]], result,
-                             lambda o, _: (1 - o[:hid_]) * o[hid_:2 * hid_] + o[:hid_] * o[2 * hid_:])
-            zs, ns, hs = shown.operands[:hid_], shown.operands[hid_:2 * hid_], shown.operands[2 * hid_:]
-            head = f"h[{t}] = (1−z)⊙n + z⊙{prev} = (1−{vector(zs)})⊙{operand(ns)} + {operand(zs)}⊙{operand(hs)}"
-            text = f"{head} = {vector(shown.results)}"
-            question = Ask(f"{head} = ?", shown.results[0], float(result[0]), entry=hid_ > 1)
+        where = self._where(n, layer, d)
+        told = tell(Step(self, n, layer, d, step, t, ld), stage, vec)
+        question = told.question
         if question is not None:
             question = question._replace(prompt=where + question.prompt)
         return RecurrentFrame(index=k, sample=n, layer=layer, direction=d, step=step, t=t, stage=stage,
-                              vectors=_readonly(vec), result=result, forced=forced, narration=where + text,
-                              question=question)
+                              vectors=_readonly(vec), result=told.result, forced=told.forced,
+                              narration=where + told.text, question=question)
 
-    def _affine(self, which: str, layer: int, d: int, v: np.ndarray, result: np.ndarray) -> tuple[str, list[str]]:
-        """``W_ih·[0.50, 1.00] + [0.10]`` and the result's texts; with one weight and one input, ``0.80×0.50 + 0.10``,
-        with the decimals that make it, redone, give the result shown."""
-        s = f"_l{layer}" + ("_reverse" if d else "")
-        w, b = self.weights[f"weight_{which}{s}"], self.weights.get(f"bias_{which}{s}")
-        if w.size == 1:
-            extra = [] if b is None else [float(b[0])]
-            shown = redoable([float(w[0, 0]), float(np.ravel(v)[0]), *extra], result,
-                             lambda o, _: [o[0] * o[1] + o[2:].sum()])
-            text = f"{paren(shown.operands[0])}×{paren(shown.operands[1])}"
-            if b is not None:
-                text += f" + {paren(shown.operands[2])}"
-            return text, shown.results
-        text = f"W_{which}·{vector(v)}"
-        if b is not None:
-            text += f" + {operand(b)}"
-        return text, [_number(float(r)) for r in np.ravel(result)]
-
-    # -- scene ---------------------------------------------------------------------------------
+    # -- the cell view and the scene ----------------------------------------------------------
 
     def _by_step(self, a: np.ndarray) -> np.ndarray:
         """``(n_LD, L, N, X)`` time-major -> ``(N, num_layers, D, L, X)`` in each direction's step order."""
@@ -703,159 +577,9 @@ class RecurrentTrace(Trace):
         return stacked, names
 
     def scene(self) -> Scene:
-        """The sequence unrolled over time, the weights, and the cell of the current step.
-
-        Panels: ``x`` (the input sequence, one column per time step ``t``, one page per sample), ``W_ih``
-        and ``W_hh`` (the weights on ``x`` and on ``h``: one page per layer, direction and gate, torch's ``W_ii``,
-        ``W_if``, … blocks of rows; the page of the gate being computed, lit while it is used), the cell (the current step's vectors as columns, labelled:
-        :meth:`cell_columns`), ``c`` (LSTM: the cell state, a strip filling up over time) and ``h`` (one
-        slice per layer and direction, filling up over time; layer ``l``'s slices are layer ``l+1``'s
-        input). Highlights: what the stage reads (window: ``x[t]`` or the lower layer's ``h[t]``,
-        ``h[t-1]``, ``c[t-1]``; kernel: the weights and the cell columns used) and what it writes (output),
-        each with the legend's words for it.
-        """
-        n_frames, stages = self.n_frames, self.stages
-        n_samples, n_layers, big_d, seq, n_st = self.shape5
-        n_ld, hid, h_out = n_layers * big_d, self.hidden_size, self.output_hidden
-        k = np.arange(n_frames)
-        n, layer, d, step, s = np.unravel_index(k, self.shape5)
-        t = np.where(d == 0, step, seq - 1 - step)
-        t_prev = np.where(d == 0, t - 1, t + 1)
-        first = step == 0
-        sid = k // n_st
-        stage = np.asarray(stages)[s]
-        hidden = np.full(n_frames, _HIDDEN)
-        p = self.pass_
-
-        def origins(active, slice_, row, col) -> np.ndarray:
-            out = np.zeros((n_frames, 3), dtype=np.int32)
-            out[:, 0], out[:, 1], out[:, 2] = slice_, np.where(active, row, hidden), col
-            return out
-
-        def column(rows: int, slices: int = 1) -> np.ndarray:
-            return np.array([(ds, r, 0) for ds in range(slices) for r in range(rows)], dtype=np.int32).reshape(-1, 3)
-
-        def strip_reveal(stage_name: str) -> np.ndarray:
-            """``(N*n_LD, 1, L)``: the frame at which each step's value of that stage appears."""
-            j = stages.index(stage_name)
-            steps = np.arange(seq)
-            out = np.zeros((n_samples, n_layers, big_d, seq), dtype=np.int64)
-            for dd in range(big_d):
-                step_of_t = steps if dd == 0 else seq - 1 - steps
-                base = ((np.arange(n_samples)[:, None, None] * n_layers + np.arange(n_layers)[None, :, None]) * big_d
-                        + dd) * seq
-                out[:, :, dd, :] = (base + step_of_t[None, None, :]) * n_st + j
-            return out.reshape(n_samples * n_ld, 1, seq).astype(np.int32)
-
-        uses_x = np.isin(stage, [q for q in stages if q not in ("hh", "sum", "h", "c")] if self.kind != "RNN"
-                         else ["ih"])
-        uses_h = np.isin(stage, {"RNN": ["hh"], "LSTM": ["f", "i", "g", "o"], "GRU": ["r", "z", "n", "h"]}[self.kind])
-        x_seq = np.moveaxis(p.inputs[0], 1, 0)  # (N, L, H_in)
-        in0 = x_seq.shape[2]
-        times = tuple(str(tt) for tt in range(seq))  # the columns of every strip: the time steps, unrolled
-        panels = [Grid("x", "input x", np.ascontiguousarray(np.swapaxes(x_seq, 1, 2)),
-                       tuple(f"x (sample {i})" if self.batched else "x" for i in range(n_samples)),
-                       page_size=1, page=n.astype(np.int32), col_labels=times)]
-        highlights = [Highlight("x", origins(uses_x & (layer == 0), n, 0, t), column(in0), "window", "x[t] read")]
-
-        # the weights of each layer, direction and gate, one page each (torch's W_ii, W_if, … are blocks of rows of
-        # weight_ih_l0): the page of the gate being computed is shown, and lit while the stage uses it
-        gates = GATES[self.mode]
-        n_gates = len(gates)
-        block = np.array([gates.index(q) if q in gates else -1 for q in stage])
-        if self.kind == "RNN":  # one block: W_ih at the stage "ih", W_hh at "hh"
-            uses_w = {"ih": stage == "ih", "hh": stage == "hh"}
-            block = np.zeros_like(block)
-        else:
-            uses_w = {"ih": block >= 0, "hh": block >= 0}
-            for j in range(1, n_frames):  # the c and h stages keep the page of the gate before them
-                if block[j] < 0:
-                    block[j] = block[j - 1]
-            block = np.maximum(block, 0)
-        page_w = ((layer * big_d + d) * n_gates + block).astype(np.int32)
-        for which, title in (("ih", "weights on x"), ("hh", "weights on h")):
-            mats = [self.weights[f"weight_{which}_l{ll}" + ("_reverse" if dd else "")]
-                    for ll in range(n_layers) for dd in range(big_d)]
-            width = max(m.shape[1] for m in mats)
-            stack = np.full((len(mats) * n_gates, hid, width), np.nan)
-            names_w = []
-            for j, m in enumerate(mats):
-                ll, dd = divmod(j, big_d)
-                where = (f" l{ll}" if n_layers > 1 else "") + (" ←" if dd else "")
-                for q in range(n_gates):
-                    stack[j * n_gates + q, :, : m.shape[1]] = m[q * hid : (q + 1) * hid]
-                    names_w.append((f"W_{which}" if n_gates == 1 else f"W_{which[0]}{gates[q]}") + where)
-            panels.append(Grid(f"W_{which}", title, stack, tuple(names_w), page_size=1, page=page_w))
-            stencil = np.array([(0, r, cc) for r in range(hid) for cc in range(width)], dtype=np.int32).reshape(-1, 3)
-            highlights.append(Highlight(f"W_{which}", origins(uses_w[which], page_w, 0, 0), stencil,
-                                        "kernel", "weights used"))
-
-        cells, names = self.cell_columns()
-        labels = []
-        for nn_ in range(n_samples):
-            for ll in range(n_layers):
-                for dd in range(big_d):
-                    for st in range(seq):
-                        tt = st if dd == 0 else seq - 1 - st
-                        where = (f"l{ll} " if n_layers > 1 else "") + ("← " if dd else "")
-                        labels.append(f"{where}t={tt}")
-        n_cols = cells.shape[2]
-        col_of = {name: j for j, name in enumerate(names)}
-        if self.kind == "RNN":
-            col_map = {"ih": 0, "hh": 1, "sum": 2}
-        else:
-            col_map = {q: col_of[q] for q in names}
-        reveal = np.zeros(cells.shape, dtype=np.int32)
-        step_base = (np.arange(cells.shape[0]) * n_st)[:, None, None]
-        for name, j in col_map.items():
-            reveal[:, :, j] = (step_base[:, :, 0] + stages.index(name))
-        title = {"RNN": "cell: Wx+b, Wh+b, a", "LSTM": "gates f, i, g, o", "GRU": "gates r, z, n"}[self.kind]
-        col_names = {"RNN": ("Wx+b", "Wh+b", "a"), "LSTM": names, "GRU": names}[self.kind]
-        panels.append(Grid("cell", title, cells, tuple(labels), reveal=reveal, page_size=1,
-                           page=sid.astype(np.int32), op="→", col_labels=col_names))
-        out_col = np.array([col_map.get(q, -1) for q in stage])
-        highlights.append(Highlight("cell", origins(out_col >= 0, sid, 0, out_col), column(hid), "output",
-                                    "value computed"))
-        # the cell columns a stage reads: up to three
-        reads = {"RNN": {"sum": ["ih", "hh"], "h": ["sum"]},
-                 "LSTM": {"c": ["f", "i", "g"], "h": ["o"]},
-                 "GRU": {"n": ["r"], "h": ["z", "n"]}}[self.kind]
-        for slot in range(3):
-            col = np.array([col_map[reads[q][slot]] if len(reads.get(q, ())) > slot else -1 for q in stage])
-            highlights.append(Highlight("cell", origins(col >= 0, sid, 0, col), column(hid), "kernel",
-                                        "values combined"))
-
-        strip_labels = tuple((f"sample {i}: " if self.batched else "") + (f"layer {ll}" if n_layers > 1 else "")
-                             + (" ←" if dd else (" →" if big_d > 1 else ""))
-                             for i in range(n_samples) for ll in range(n_layers) for dd in range(big_d))
-        slice_ld = n * n_ld + layer * big_d + d
-        if self.kind == "LSTM":
-            c_vals = np.moveaxis(p.c, 2, 0).reshape(n_samples * n_ld, seq, hid).swapaxes(1, 2)
-            panels.append(Grid("c", "cell state c", np.ascontiguousarray(c_vals),
-                               tuple(f"c {lab}".rstrip() for lab in strip_labels),
-                               reveal=np.broadcast_to(strip_reveal("c"), c_vals.shape).copy(),
-                               page_size=n_ld, page=n.astype(np.int32), col_labels=times))
-            is_c, is_h = stage == "c", stage == "h"
-            highlights += [Highlight("c", origins(is_c & ~first, slice_ld, 0, t_prev), column(hid), "window", "c read"),
-                           Highlight("c", origins(is_h, slice_ld, 0, t), column(hid), "window", "c read"),
-                           Highlight("c", origins(is_c, slice_ld, 0, t), column(hid), "output", "c[t] written")]
-        h_vals = np.moveaxis(p.h, 2, 0).reshape(n_samples * n_ld, seq, h_out).swapaxes(1, 2)
-        h_title = {"RNN": f"hidden state h = {'tanh' if self.mode == 'RNN_TANH' else 'relu'}(a)",
-                   "LSTM": "hidden state h = o⊙tanh(c)", "GRU": "hidden state h = (1−z)⊙n + z⊙h"}[self.kind]
-        panels.append(Grid("h", h_title, np.ascontiguousarray(h_vals),
-                           tuple(f"h {lab}".rstrip() for lab in strip_labels),
-                           reveal=np.broadcast_to(strip_reveal("h"), h_vals.shape).copy(),
-                           page_size=n_ld, page=n.astype(np.int32),
-                           op="→", col_labels=times))
-        highlights += [
-            Highlight("h", origins(uses_h & ~first, slice_ld, 0, t_prev), column(h_out), "window", "h[t−1] read"),
-            # layer l > 0 reads layer l-1's h at t, both directions
-            Highlight("h", origins(uses_x & (layer > 0), n * n_ld + np.maximum(layer - 1, 0) * big_d, 0, t),
-                      column(h_out, big_d), "window", "lower layer's h[t] read"),
-            Highlight("h", origins(stage == "h", slice_ld, 0, t), column(h_out), "output", "h[t] written"),
-        ]
-        vmax = max(float(np.nanmax(np.abs(g.values))) if np.isfinite(g.values).any() else 0.0 for g in panels) or 1.0
-        return Scene(self._title(), n_frames, tuple(panels), tuple(highlights), LazyCaptions(self), vmax)
+        """The sequence unrolled over time, the weights, and the cell of the current step, with what each stage
+        reads and writes lit (the panels and highlights: :mod:`~layerviz.layers._recurrent_scene`)."""
+        return recurrent_scene(self)
 
     def _title(self) -> str:
         text = repr(self.layer)

@@ -31,19 +31,18 @@ so stepping through a trace, or building it twice, never changes the layer.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from layerviz import _checks
-from layerviz._format import Ask, paren, redoable, vector_text
-from layerviz._format import number as _number
-from layerviz._format import shorten as _shorten
-from layerviz.layers._module import Module, Setting, check_shapes
-from layerviz.scene import Grid, Highlight, Scene
+from layerviz._format import Ask, paren
 from layerviz.backward import BackwardTrace, HasBackward, Section, name as grad_name, product_step, sum_of, sum_of_products
-from layerviz.trace import LazyCaptions, Trace
+from layerviz.layers._batchnorm_narration import narrate_mean, narrate_normalize, narrate_update, narrate_variance
+from layerviz.layers._batchnorm_scene import batchnorm_scene
+from layerviz.layers._batchnorm_state import _PARAMETERS_DOC, _BatchNormState, _flag
+from layerviz.scene import Scene
+from layerviz.trace import Trace
 
 #: Inputs of at most this many values are normalized one element per frame; larger inputs one
 #: row per frame (a row: the last axis of the input, e.g. ``x[n, c, i, :]``; for an ``(N, C)``
@@ -53,215 +52,13 @@ MAX_ELEMENT_FRAMES = 512
 #: The kinds of frames, in the order they come in a trace.
 PHASES = ("mean", "variance", "normalize", "update")
 
-#: Highlight origin row that puts a highlight outside its grid: it is not drawn at that frame.
-_HIDDEN = -(2**30)
 
-
-_PARAMETERS_DOC = """
-    Parameters
-    ----------
-    num_features : int
-        ``C``, the number of channels (axis 1 of the input).
-    eps : float, default 1e-5
-        Added to the variance before the square root; must be > 0.
-    momentum : float or None, default 0.1
-        Weight of the new batch in the running statistics, in ``[0, 1]``; None means a cumulative
-        average (``1 / num_batches_tracked``).
-    affine : bool, default True
-        Learnable ``weight`` (gamma) and ``bias`` (beta) per channel.
-    track_running_stats : bool, default True
-        Keep ``running_mean``, ``running_var`` and ``num_batches_tracked``; without them the batch
-        statistics are used in eval mode too.
-    bias : bool, default True
-        Keyword-only, as in torch: with ``affine=True`` and ``bias=False`` there is a weight but no bias.
-
-    Attributes
-    ----------
-    weight : ndarray, shape (C,), or None
-        Gamma, ones at first; None without ``affine``.
-    bias : ndarray, shape (C,), or None
-        Beta, zeros at first; None without ``affine`` (or with ``bias=False``).
-    running_mean : ndarray, shape (C,), or None
-        Zeros at first; None without ``track_running_stats``.
-    running_var : ndarray, shape (C,), or None
-        Ones at first; None without ``track_running_stats``.
-    num_batches_tracked : int or None
-        Batches seen in training mode; None without ``track_running_stats``.
-    training : bool
-        True in training mode (the default); set with :meth:`train` and :meth:`eval`.
-"""
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _eps(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def _momentum(name: str, value: object) -> float | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1):
-        raise ValueError(f"{name} must be None or a number in [0, 1], got {value!r}")
-    return None if value is None else float(value)
-
-
-class _BatchNorm(Module):
-    """What BatchNorm1d and BatchNorm2d share (parameters and attributes: see either); a subclass sets
-    the input shapes it accepts."""
+class _BatchNorm(_BatchNormState):
+    """The pass of BatchNorm1d and BatchNorm2d (what they hold: :class:`~layerviz.layers._batchnorm_state.
+    _BatchNormState`); a subclass sets the input shapes it accepts."""
 
     _ndims: tuple[int, ...] = ()
     _shape_hint = ""
-
-    # checked whenever set, as the constructor checks them; their agreement with the parameters and
-    # buffers is checked when the layer runs
-    num_features = Setting(_checks.positive_int)
-    eps = Setting(_eps)
-    momentum = Setting(_momentum)
-    affine = Setting(_flag)
-    track_running_stats = Setting(_flag)
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        *,
-        bias: bool = True,
-    ) -> None:
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        use_bias = _flag("bias", bias)
-        self.training = True
-        c = self.num_features
-        self._weight = np.ones(c) if self.affine else None
-        self._bias = np.zeros(c) if self.affine and use_bias else None
-        self._running_mean = np.zeros(c) if self.track_running_stats else None
-        self._running_var = np.ones(c) if self.track_running_stats else None
-        self._num_batches_tracked = 0 if self.track_running_stats else None
-
-    @classmethod
-    def _from_torch(cls, module) -> _BatchNorm:
-        """The layer equal to a ``torch.nn.BatchNorm1d`` / ``BatchNorm2d``: its arguments, a copy of its
-        parameters and buffers, and its training flag (see :func:`layerviz.from_torch`)."""
-        layer = cls(module.num_features, eps=module.eps, momentum=module.momentum, affine=module.affine,
-                    track_running_stats=module.track_running_stats,
-                    bias=not module.affine or module.bias is not None)
-        if module.affine:
-            layer.weight = _checks.torch_array(module.weight)
-            if module.bias is not None:
-                layer.bias = _checks.torch_array(module.bias)
-        if module.track_running_stats:
-            layer.running_mean = _checks.torch_array(module.running_mean)
-            layer.running_var = _checks.torch_array(module.running_var)
-            layer.num_batches_tracked = int(module.num_batches_tracked)
-        layer.train(bool(module.training))
-        return layer
-
-    # -- parameters and buffers ---------------------------------------------------------------
-
-    def _per_channel(self, name: str, value, present: bool, why: str) -> np.ndarray | None:
-        if not present:
-            if value is not None:
-                raise ValueError(f"{name} must be None when {why}, got {type(value).__name__}")
-            return None
-        if value is None:
-            raise ValueError(f"{name} must be an array of shape ({self.num_features},), got None")
-        return _checks.parameter(name, value, (self.num_features,))
-
-    @property
-    def weight(self) -> np.ndarray | None:
-        return self._weight
-
-    @weight.setter
-    def weight(self, value) -> None:
-        self._weight = self._per_channel("weight", value, self.affine, "affine=False")
-
-    @property
-    def bias(self) -> np.ndarray | None:
-        return self._bias
-
-    @bias.setter
-    def bias(self, value) -> None:
-        present = self.affine and self._bias is not None
-        self._bias = self._per_channel("bias", value, present, "affine=False or bias=False")
-
-    @property
-    def running_mean(self) -> np.ndarray | None:
-        return self._running_mean
-
-    @running_mean.setter
-    def running_mean(self, value) -> None:
-        self._running_mean = self._per_channel("running_mean", value, self.track_running_stats,
-                                               "track_running_stats=False")
-
-    @property
-    def running_var(self) -> np.ndarray | None:
-        return self._running_var
-
-    @running_var.setter
-    def running_var(self, value) -> None:
-        array = self._per_channel("running_var", value, self.track_running_stats, "track_running_stats=False")
-        if array is not None and (array < 0).any():
-            bad = int(np.argmax(array < 0))
-            raise ValueError(f"running_var must be >= 0, got {array[bad]} at index ({bad},)")
-        self._running_var = array
-
-    @property
-    def num_batches_tracked(self) -> int | None:
-        return self._num_batches_tracked
-
-    @num_batches_tracked.setter
-    def num_batches_tracked(self, value) -> None:
-        if not self.track_running_stats:
-            if value is not None:
-                raise ValueError(f"num_batches_tracked must be None when track_running_stats=False, got {value!r}")
-            self._num_batches_tracked = None
-            return
-        self._num_batches_tracked = _checks.positive_int("num_batches_tracked", value, 0)
-
-    def _check_settings(self) -> None:
-        """The parameters and buffers agree with ``affine``, ``track_running_stats`` and ``num_features``
-        (a setting changed after construction must come with them)."""
-        for flag, names in (("affine", ("weight",)), ("track_running_stats",
-                                                      ("running_mean", "running_var", "num_batches_tracked"))):
-            on = getattr(self, flag)
-            for name in names:
-                value = getattr(self, name)
-                if on and value is None:
-                    raise ValueError(f"{name} must be set when {flag}=True, got None: {flag} was changed after "
-                                     f"construction; assign {name} too, or build a new {type(self).__name__}")
-                if not on and value is not None:
-                    raise ValueError(f"{name} must be None when {flag}=False, got {type(value).__name__}: "
-                                     f"{flag} was changed after construction; set {name} = None too")
-        if not self.affine and self.bias is not None:
-            raise ValueError("bias must be None when affine=False, got ndarray: affine was changed after "
-                             "construction; set bias = None too")
-        c = (self.num_features,)
-        check_shapes(self, {"weight": c, "bias": c, "running_mean": c, "running_var": c}, "num_features")
-
-    # -- modes (train() and eval() come from Module) --------------------------------------------
-
-    @property
-    def uses_batch_stats(self) -> bool:
-        """True when a call normalizes with the batch's statistics (training mode, or no running stats)."""
-        return self.training or not self.track_running_stats
-
-    @property
-    def updates_running_stats(self) -> bool:
-        """True when a call updates the running statistics (training mode with running stats)."""
-        return self.training and self.track_running_stats
-
-    # -- forward ------------------------------------------------------------------------------
 
     def _check_input(self, x) -> np.ndarray:
         """Return ``x`` as a finite float64 array of an accepted shape with ``num_features`` channels."""
@@ -283,10 +80,16 @@ class _BatchNorm(Module):
 
     def _compute(self, x: np.ndarray) -> _Pass:
         """The whole pass on a checked ``x``, vectorized; changes nothing."""
-        c = self.num_features
-        by_channel = np.moveaxis(x, 1, 0).reshape(c, -1)  # (C, n): channel-major
-        count = by_channel.shape[1]
-        result = _Pass(count=count)
+        by_channel = np.moveaxis(x, 1, 0).reshape(self.num_features, -1)  # (C, n): channel-major
+        result = _Pass(count=by_channel.shape[1])
+        self._statistics(by_channel, result)
+        self._normalize(x, by_channel, result)
+        if self.updates_running_stats:
+            self._update(result)
+        return result
+
+    def _statistics(self, by_channel: np.ndarray, result: _Pass) -> None:
+        """The mean and variance to normalize with: the batch's (biased variance), or the running ones."""
         if self.uses_batch_stats:
             result.batch_mean = by_channel.mean(axis=1)
             result.batch_var = ((by_channel - result.batch_mean[:, None]) ** 2).mean(axis=1)
@@ -295,24 +98,28 @@ class _BatchNorm(Module):
             mean, var = self.running_mean, self.running_var
         result.mean, result.var = mean, var
         result.std = np.sqrt(var + self.eps)
-        normalized = (by_channel - mean[:, None]) / result.std[:, None]
+
+    def _normalize(self, x: np.ndarray, by_channel: np.ndarray, result: _Pass) -> None:
+        """``x̂ = (x − mean) / std`` and the output ``x̂ × γ + β``, back in ``x``'s layout."""
+        normalized = (by_channel - result.mean[:, None]) / result.std[:, None]
         out = normalized
         if self.weight is not None:
             out = out * self.weight[:, None]
         if self.bias is not None:
             out = out + self.bias[:, None]
-        shape_c = (c, x.shape[0], *x.shape[2:])
+        shape_c = (self.num_features, x.shape[0], *x.shape[2:])
         result.normalized = np.ascontiguousarray(np.moveaxis(normalized.reshape(shape_c), 0, 1))
         result.output = np.ascontiguousarray(np.moveaxis(out.reshape(shape_c), 0, 1))
-        if self.updates_running_stats:
-            batches = self.num_batches_tracked + 1
-            factor = 1.0 / batches if self.momentum is None else self.momentum
-            result.num_batches_tracked = batches
-            result.factor = factor
-            result.unbiased_var = result.batch_var * count / (count - 1)
-            result.running_mean = (1 - factor) * self.running_mean + factor * result.batch_mean
-            result.running_var = (1 - factor) * self.running_var + factor * result.unbiased_var
-        return result
+
+    def _update(self, result: _Pass) -> None:
+        """The running statistics after this batch (the momentum's blend, with the unbiased variance)."""
+        batches = self.num_batches_tracked + 1
+        factor = 1.0 / batches if self.momentum is None else self.momentum
+        result.num_batches_tracked = batches
+        result.factor = factor
+        result.unbiased_var = result.batch_var * result.count / (result.count - 1)
+        result.running_mean = (1 - factor) * self.running_mean + factor * result.batch_mean
+        result.running_var = (1 - factor) * self.running_var + factor * result.unbiased_var
 
     def forward(self, x) -> np.ndarray:
         """Normalize ``x`` (shape as in the class docstring); returns an array of the same shape.
@@ -342,12 +149,6 @@ class _BatchNorm(Module):
             more than :data:`MAX_ELEMENT_FRAMES` values.
         """
         return BatchNormTrace(self, x, by_row=by_row)
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats})")
-
 
 class BatchNorm1d(_BatchNorm):
     __doc__ = f"""Batch normalization of ``x: (N, C)`` or ``(N, C, L)``, with ``torch.nn.BatchNorm1d``'s arguments.
@@ -440,6 +241,8 @@ def batchnorm_naive(layer: _BatchNorm, x: np.ndarray) -> tuple[np.ndarray, np.nd
 # -- frames ------------------------------------------------------------------------------------
 
 
+
+
 @dataclass(frozen=True, eq=False)
 class BatchNormFrame:
     """One step of a batch normalization: a statistic, a normalized element (or row), or an update.
@@ -520,18 +323,10 @@ class BatchNormFrame:
         return f"BatchNormFrame({self.index}, {self.phase}: {self.narration})"
 
 
-def _index(cell) -> str:
-    return ",".join(str(int(i)) for i in cell)
 
-
-#: Values a mean (a variance) lists before abridging them with "…"; listed in full, the statistic is asked.
-_STAT_TERMS, _VARIANCE_TERMS = 6, 4
-
-
-def _exact(value: float) -> str:
-    """A constant as short as it reads (``0.9``), with every digit when that is what it takes."""
-    text = f"{value:g}"
-    return text if float(text) == value else repr(float(value))
+#: The fields of a frame that its phase leaves unset.
+_UNSET = dict(total=None, squared_deviations=None, std=None, normalized=None, gamma=None, beta=None, statistic=None,
+              old=None, observed=None, factor=None)
 
 
 class BatchNormTrace(HasBackward, Trace):
@@ -590,7 +385,12 @@ class BatchNormTrace(HasBackward, Trace):
 
     def __init__(self, layer: _BatchNorm, x, *, by_row: bool | None = None) -> None:
         checked = layer._check_input(x)
-        computed = layer._compute(checked)
+        self._keep(layer, checked, layer._compute(checked))
+        self._lay_out_phases(layer.num_features, by_row)
+        self._freeze()
+
+    def _keep(self, layer: _BatchNorm, checked: np.ndarray, computed: _Pass) -> None:
+        """The layer's mode, settings, parameters and buffers (copies: the layer may change later) and the pass."""
         self.layer = layer
         self.training = layer.training
         self.uses_batch_stats = layer.uses_batch_stats
@@ -613,7 +413,8 @@ class BatchNormTrace(HasBackward, Trace):
         self.new_running_mean, self.new_running_var = computed.running_mean, computed.running_var
         self.new_num_batches_tracked = computed.num_batches_tracked
 
-        channels = layer.num_features
+    def _lay_out_phases(self, channels: int, by_row: bool | None) -> None:
+        """How many frames each phase has, where each starts, and the frame that computes each output element."""
         self.by_channel = np.moveaxis(self.input, 1, 0).reshape(channels, -1)  # (C, n), channel-major
         self._channel_major_shape = (channels, self.input.shape[0], *self.input.shape[2:])
         if by_row is None:
@@ -631,7 +432,9 @@ class BatchNormTrace(HasBackward, Trace):
         # the frame of each output element: channel-major position // group, moved back to x's layout
         frame_c = self.phase_starts[2] + np.arange(self.input.size).reshape(self._channel_major_shape) // self.group
         self.output_frame = np.moveaxis(frame_c, 0, 1)
-        # frames hand out views of these arrays: read-only, so a frame cannot change its trace
+
+    def _freeze(self) -> None:
+        """Frames hand out views of these arrays: read-only, so a frame cannot change its trace."""
         for array in (self.input, self.output, self.normalized, self.batch_mean, self.batch_var, self.mean,
                       self.var, self.std, self.weight, self.bias, self.running_mean, self.running_var,
                       self.unbiased_var, self.new_running_mean, self.new_running_var, self.by_channel,
@@ -653,44 +456,53 @@ class BatchNormTrace(HasBackward, Trace):
     def _frame(self, k: int) -> BatchNormFrame:
         phase = self.phase_of(k)
         local = k - int(self.phase_starts[PHASES.index(phase)])
-        empty = dict(total=None, squared_deviations=None, std=None, normalized=None, gamma=None, beta=None,
-                     statistic=None, old=None, observed=None, factor=None)
         if phase in ("mean", "variance"):
-            c = local
-            values = self.by_channel[c]
-            cells = self._channel_cells.copy()
-            cells[:, 1] = c
-            mean = float(self.batch_mean[c])
-            if phase == "mean":
-                total = float(values.sum())
-                narration, question = self._narrate_mean(c, values, total, mean)
-                fields = dict(empty, total=total, var=None, result=mean, narration=narration, question=question)
-            else:
-                squared = values - mean
-                squared = squared * squared
-                total = float(squared.sum())
-                var = float(self.batch_var[c])
-                narration, question = self._narrate_variance(c, values, mean, total, var)
-                fields = dict(empty, total=total, squared_deviations=squared, var=var, result=var,
-                              narration=narration, question=question)
-            return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
-                                  mean=mean, eps=self.eps, _trace=self, **fields)
+            return self._statistic_frame(k, phase, local)
         if phase == "normalize":
-            positions = local * self.group + np.arange(self.group)
-            c = int(positions[0] // self.count)
-            cells = self._cells(positions)
-            values = self.by_channel[c, positions % self.count]
-            mean, var, std = float(self.mean[c]), float(self.var[c]), float(self.std[c])
-            gamma = 1.0 if self.weight is None else float(self.weight[c])
-            beta = 0.0 if self.bias is None else float(self.bias[c])
-            normalized = self.normalized[tuple(cells.T)]
-            outputs = self.output[tuple(cells.T)]
-            result = outputs if self.by_row else float(outputs[0])
-            narration, question = self._narrate_normalize(c, cells, values, mean, var, normalized, gamma, beta, outputs)
-            return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
-                                  mean=mean, var=var, eps=self.eps,
-                                  **dict(empty, std=std, normalized=normalized, gamma=gamma, beta=beta),
-                                  result=result, narration=narration, _trace=self, question=question)
+            return self._normalize_frame(k, local)
+        return self._update_frame(k, local)
+
+    def _statistic_frame(self, k: int, phase: str, c: int) -> BatchNormFrame:
+        """The mean or the variance of channel ``c``: every value of the channel read."""
+        values = self.by_channel[c]
+        cells = self._channel_cells.copy()
+        cells[:, 1] = c
+        mean = float(self.batch_mean[c])
+        if phase == "mean":
+            total = float(values.sum())
+            narration, question = narrate_mean(c, values, total, mean)
+            fields = dict(_UNSET, total=total, var=None, result=mean, narration=narration, question=question)
+        else:
+            squared = values - mean
+            squared = squared * squared
+            total = float(squared.sum())
+            var = float(self.batch_var[c])
+            narration, question = narrate_variance(c, values, mean, total, var)
+            fields = dict(_UNSET, total=total, squared_deviations=squared, var=var, result=var,
+                          narration=narration, question=question)
+        return BatchNormFrame(index=k, phase=phase, channel=c, cells=cells, values=values, count=self.count,
+                              mean=mean, eps=self.eps, _trace=self, **fields)
+
+    def _normalize_frame(self, k: int, local: int) -> BatchNormFrame:
+        """Normalize frame ``local``: one element, or one row (``by_row``), in channel-major order."""
+        positions = local * self.group + np.arange(self.group)
+        c = int(positions[0] // self.count)
+        cells = self._cells(positions)
+        values = self.by_channel[c, positions % self.count]
+        mean, var, std = float(self.mean[c]), float(self.var[c]), float(self.std[c])
+        gamma = 1.0 if self.weight is None else float(self.weight[c])
+        beta = 0.0 if self.bias is None else float(self.bias[c])
+        normalized = self.normalized[tuple(cells.T)]
+        outputs = self.output[tuple(cells.T)]
+        result = outputs if self.by_row else float(outputs[0])
+        narration, question = narrate_normalize(self, c, cells, values, mean, var, normalized, gamma, beta, outputs)
+        return BatchNormFrame(index=k, phase="normalize", channel=c, cells=cells, values=values, count=self.count,
+                              mean=mean, var=var, eps=self.eps,
+                              **dict(_UNSET, std=std, normalized=normalized, gamma=gamma, beta=beta),
+                              result=result, narration=narration, _trace=self, question=question)
+
+    def _update_frame(self, k: int, local: int) -> BatchNormFrame:
+        """Update frame ``local``: channel ``local // 2``'s running mean (even), then its running variance (odd)."""
         c, which = divmod(local, 2)
         if which == 0:
             statistic, old, observed, new = ("running_mean", self.running_mean[c], self.batch_mean[c],
@@ -699,167 +511,12 @@ class BatchNormTrace(HasBackward, Trace):
             statistic, old, observed, new = ("running_var", self.running_var[c], self.unbiased_var[c],
                                              self.new_running_var[c])
         old, observed, new = float(old), float(observed), float(new)
-        narration, question = self._narrate_update(c, statistic, old, observed, new)
-        return BatchNormFrame(index=k, phase=phase, channel=c, cells=np.zeros((0, self.input.ndim), dtype=np.intp),
+        narration, question = narrate_update(self, c, statistic, old, observed, new)
+        return BatchNormFrame(index=k, phase="update", channel=c, cells=np.zeros((0, self.input.ndim), dtype=np.intp),
                               values=np.zeros(0), count=self.count, mean=float(self.batch_mean[c]),
                               var=float(self.batch_var[c]), eps=self.eps,
-                              **dict(empty, statistic=statistic, old=old, observed=observed, factor=self.factor),
+                              **dict(_UNSET, statistic=statistic, old=old, observed=observed, factor=self.factor),
                               result=new, narration=narration, _trace=self, question=question)
-
-    # -- narration -----------------------------------------------------------------------------
-
-    # The numbers of each narration have the decimals with which every step, redone from them, gives the
-    # result shown (see layerviz._format.redoable); a question hides every step after its operands.
-
-    @staticmethod
-    def _narrate_mean(c: int, values: np.ndarray, total: float, mean: float) -> tuple[str, Ask | None]:
-        """``mean[0] = (1.00 + 2.00 + 3.00 + 4.00) / 4 = 10.00 / 4 = 2.50``; the question hides the sum too."""
-        n = len(values)
-        if n <= _STAT_TERMS:
-            shown = redoable(values, [total, mean, mean], lambda o, r: [o.sum(), r[0] / n, o.sum() / n],
-                             intermediate=(0,))
-            head = f"mean[{c}] = ({' + '.join(paren(t) for t in shown.operands)}) / {n}"
-            question = Ask(f"{head} = ?", shown.results[1], mean)
-            total_text, mean_text = shown.results[0], shown.results[1]
-        else:  # abridged: the sum of the values is shown, its division can be redone
-            shown = redoable([total], [mean], lambda o, _: [o[0] / n])
-            head = f"mean[{c}] = ({' + '.join(_shorten(values, _STAT_TERMS, lambda v: paren(_number(v))))}) / {n}"
-            question, (total_text,), (mean_text,) = None, shown.operands, shown.results
-        return f"{head} = {total_text} / {n} = {mean_text}", question
-
-    @staticmethod
-    def _narrate_variance(c: int, values: np.ndarray, mean: float, total: float, var: float) -> tuple[str, Ask | None]:
-        """``var[0] = ((1.00 − 2.50)² + … + (4.00 − 2.50)²) / 4 = 5.00 / 4 = 1.25``; the question hides the sum."""
-        n = len(values)
-        if n <= _VARIANCE_TERMS:
-            def redo(o, r):
-                squares = ((o[:-1] - o[-1]) ** 2).sum()
-                return [squares, r[0] / n, squares / n]
-
-            shown = redoable([*values, mean], [total, var, var], redo, intermediate=(0,))
-            m = paren(shown.operands[-1])
-            head = f"var[{c}] = ({' + '.join(f'({t} − {m})²' for t in shown.operands[:-1])}) / {n}"
-            question = Ask(f"{head} = ?", shown.results[1], var)
-            total_text, var_text = shown.results[0], shown.results[1]
-        else:  # abridged: the sum of the squares is shown, its division can be redone
-            shown = redoable([total], [var], lambda o, _: [o[0] / n])
-            m = paren(_number(mean))
-            terms = _shorten(values, _VARIANCE_TERMS, lambda v: f"({_number(v)} − {m})²")
-            head = f"var[{c}] = ({' + '.join(terms)}) / {n}"
-            question, (total_text,), (var_text,) = None, shown.operands, shown.results
-        return f"{head} = {total_text} / {n} = {var_text}", question
-
-    def _narrate_normalize(self, c: int, cells: np.ndarray, values: np.ndarray, mean: float, var: float,
-                           normalized: np.ndarray, gamma: float, beta: float,
-                           outputs: np.ndarray) -> tuple[str, Ask | None]:
-        """``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = (-1.34) × 1.00 + 0.00 = -1.34``.
-
-        The question hides the normalized value: ``out[0,0] = (1.00 − 2.50) / √(1.25 + 1e-05) × 1.00 + 0.00 = ?``.
-        """
-        eps = _exact(self.eps)  # every digit: the student computes with it
-        affine = [v for v, used in ((gamma, self.weight is not None), (beta, self.bias is not None)) if used]
-
-        def affine_of(o_affine, z):
-            """``z × γ + β`` with the affine operands given (those the layer has)."""
-            i = 0
-            if self.weight is not None:
-                z, i = z * o_affine[i], i + 1
-            if self.bias is not None:
-                z = z + o_affine[i]
-            return z
-
-        def terms(shown_affine):
-            i, scale, shift = 0, "", ""
-            if self.weight is not None:
-                scale, i = f" × {paren(shown_affine[i])}", i + 1
-            if self.bias is not None:
-                shift = f" + {paren(shown_affine[i])}"
-            return scale + shift
-
-        eval_note = "" if self.uses_batch_stats else f"   (eval: running_mean[{c}], running_var[{c}])"
-        if self.by_row:
-            m = len(values)
-
-            def redo_row(o, _):
-                return affine_of(o[m + 2:], (o[:m] - o[m]) / np.sqrt(o[m + 1] + float(eps)))
-
-            shown = redoable([*values, mean, var, *affine], outputs, redo_row)
-            target = f"out[:,{c}]" if self.input.ndim == 2 else f"out[{_index(cells[0, :-1])},:]"
-            head = (f"{target} = ({vector_text(shown.operands[:m])} − {paren(shown.operands[m])}) / "
-                    f"√({shown.operands[m + 1]} + {eps}){terms(shown.operands[m + 2:])}")
-            # the first entry's operands are shown, even when the row is abridged
-            question = Ask(f"{head} = ?{eval_note}", shown.results[0], float(outputs[0]), entry=True)
-            return f"{head} = {vector_text(shown.results)}{eval_note}", question
-
-        def redo(o, r):
-            z = (o[0] - o[1]) / np.sqrt(o[2] + float(eps))
-            # the normalized value; the output from it as shown (the narration's step) and as computed (the question's)
-            return [z, affine_of(o[3:], r[0]), affine_of(o[3:], z)] if affine else [z]
-
-        results = [float(normalized[0]), float(outputs[0]), float(outputs[0])] if affine else [float(outputs[0])]
-        shown = redoable([values[0], mean, var, *affine], results, redo, intermediate=(0,) if affine else ())
-        x, mu, v = shown.operands[:3]
-        head = f"out[{_index(cells[0])}] = ({x} − {paren(mu)}) / √({v} + {eps}){terms(shown.operands[3:])}"
-        text = head
-        if affine:
-            text += f" = {paren(shown.results[0])}{terms(shown.operands[3:])}"
-        text += f" = {shown.results[-1]}{eval_note}"
-        return text, Ask(f"{head} = ?{eval_note}", shown.results[-1], float(outputs[0]))
-
-    def _narrate_update(self, c: int, statistic: str, old: float, observed: float, new: float) -> tuple[str, Ask]:
-        """``running_mean[0] = 0.9 × 0.00 + 0.1 × 2.50 = 0.25``; the running variance blends the unbiased
-        variance, shown with how it comes from the batch's: ``(unbiased: 1.25 × 4/3 = 1.67)``."""
-        if self.momentum is None:
-            t = self.new_num_batches_tracked
-            keep, take = f"{t - 1}/{t}", f"1/{t}"
-            keep_value, take_value = (t - 1) / t, 1 / t
-        else:
-            keep, take = _exact(1 - self.momentum), _exact(self.momentum)
-            keep_value, take_value = float(keep), float(take)
-        n = self.count
-        if statistic == "running_var":
-            # the unbiased variance, from the batch's as shown, is the step before
-            shown = redoable([old, self.batch_var[c]], [observed, new],
-                             lambda o, r: [o[1] * n / (n - 1), keep_value * o[0] + take_value * r[0]],
-                             intermediate=(0,))
-            (old_text, batch_var), (observed_text, new_text) = shown.operands, shown.results
-            note = f"   (unbiased: {batch_var} × {n}/{n - 1} = {observed_text})"
-        else:
-            shown = redoable([old, observed], [new], lambda o, _: [keep_value * o[0] + take_value * o[1]])
-            (old_text, observed_text), (new_text,) = shown.operands, shown.results
-            note = (f"   (num_batches_tracked: {self.num_batches_tracked} → {self.new_num_batches_tracked})"
-                    if c == 0 else "")
-        head = f"{statistic}[{c}] = {keep} × {paren(old_text)} + {take} × {paren(observed_text)}"
-        return f"{head} = {new_text}{note}", Ask(f"{head} = ?{note}", new_text, new)
-
-    # -- scene ---------------------------------------------------------------------------------
-
-    def _slots(self) -> tuple[np.ndarray, tuple[int, int, int], int]:
-        """Where each value of ``x`` is drawn: ``(C, n, 3)`` cells in channel-major order, the grid
-        shape ``(S, H, W)`` and the page size (a page holds one channel, except for ``(N, C)``)."""
-        x = self.input
-        channels, n_samples = x.shape[1], x.shape[0]
-        index = np.indices(self._channel_major_shape, dtype=np.int32)
-        if x.ndim == 2:  # one N x C table, channels as columns
-            c, n = index
-            slots = np.stack([np.zeros_like(c), n, c], axis=-1)
-            shape, page_size = (1, n_samples, channels), 1
-        elif x.ndim == 3:  # one N x L grid per channel
-            slots = np.stack(index, axis=-1)
-            shape, page_size = (channels, n_samples, x.shape[2]), 1
-        else:  # one H x W grid per sample, the N samples of a channel on one page
-            c, n, i, j = index
-            slots = np.stack([c * n_samples + n, i, j], axis=-1)
-            shape, page_size = (channels * n_samples, x.shape[2], x.shape[3]), n_samples
-        return slots.reshape(channels, -1, 3), shape, page_size
-
-    def _labels(self, name: str) -> tuple[str, ...]:
-        x = self.input
-        if x.ndim == 2:
-            return ("n × c",)
-        if x.ndim == 3:
-            return tuple(f"{name}[:, {c}, :]" for c in range(x.shape[1]))
-        return tuple(f"{name}[{n},{c}]" for c in range(x.shape[1]) for n in range(x.shape[0]))
 
     def scene(self) -> Scene:
         """The formula as panels: input x − mean ÷√ variance × γ + β = output, then the running statistics.
@@ -868,91 +525,10 @@ class BatchNormTrace(HasBackward, Trace):
         over), or one ``N × C`` table for an ``(N, C)`` input. The mean and variance (the running ones
         in eval mode), γ and β are columns with channel ``c`` on row ``c``. Highlights: the values read (window), the
         statistics computed or used (stat, "batch statistic"), γ and β (kernel, "γ, β (learned)"), the cells written
-        (output). Statistics,
-        outputs and updated running statistics appear as they are computed.
+        (output). Statistics, outputs and updated running statistics appear as they are computed (see
+        :mod:`~layerviz.layers._batchnorm_scene`).
         """
-        channels = self.input.shape[1]
-        n_frames = self.n_frames
-        starts = self.phase_starts
-        k = np.arange(n_frames)
-        phase = np.searchsorted(self._phase_ends, k, side="right")
-        local = k - starts[phase]
-        channel = np.select([phase < 2, phase == 2], [local, local * self.group // self.count], local // 2)
-        which = local % 2  # update frames: 0 running_mean, 1 running_var
-        slots, shape, page_size = self._slots()
-        flat_slots = slots.reshape(-1, 3)
-        page = channel.astype(np.int32) if self.input.ndim > 2 else None
-        one = np.zeros((1, 3), dtype=np.int32)
-
-        def origins(active: np.ndarray, where: np.ndarray) -> np.ndarray:
-            """Per-frame anchors: ``where`` at the active frames, outside the grid (not drawn) elsewhere."""
-            out = np.zeros((n_frames, 3), dtype=np.int32)
-            out[:, 1] = _HIDDEN
-            out[active] = where[active]
-            return out
-
-        def cell(slice_index=0) -> np.ndarray:
-            """Anchor ``(slice_index, channel, 0)`` per frame: a per-channel cell."""
-            return np.stack([np.broadcast_to(slice_index, channel.shape), channel, np.zeros_like(channel)], axis=1)
-
-        def drawn(channel_major: np.ndarray) -> np.ndarray:
-            values = np.zeros(shape)
-            values[tuple(flat_slots.T)] = channel_major.ravel()
-            return values
-
-        def column(values: np.ndarray) -> np.ndarray:
-            """Per-channel values as ``(S, C, 1)`` columns: channel ``c`` on row ``c``."""
-            return np.asarray(values, dtype=np.float64).reshape(-1, channels, 1)
-
-        is_stats, is_norm, is_update = phase < 2, phase == 2, phase == 3
-        group_start = np.where(is_norm, local * self.group, 0)
-        in_channel = slots[np.where(is_stats, channel, 0), 0]
-        channel_stencil = slots[0] - slots[0, 0]
-        group_stencil = flat_slots[: self.group] - flat_slots[0]
-        reveal = np.zeros(shape, dtype=np.int32)
-        reveal[tuple(flat_slots.T)] = np.moveaxis(self.output_frame, 1, 0).ravel()
-
-        panels = [Grid("input", "input x", drawn(self.by_channel), self._labels("x"), page_size=page_size, page=page)]
-        highlights = [
-            Highlight("input", origins(is_stats, in_channel), channel_stencil, "window", "values read"),
-            Highlight("input", origins(is_norm, flat_slots[group_start]), group_stencil, "window", "values read"),
-        ]
-        if self.uses_batch_stats:
-            reveal_stat = np.arange(channels, dtype=np.int32).reshape(1, channels, 1)
-            panels += [Grid("mean", "mean μ", column(self.batch_mean), ("batch",), reveal=reveal_stat + starts[0], op="−"),
-                       Grid("var", "variance σ²", column(self.batch_var), ("batch",), reveal=reveal_stat + starts[1],
-                            op="÷√")]
-            mean_used = (phase <= 2) | (is_update & (which == 0))
-            var_used = (phase == 1) | is_norm | (is_update & (which == 1))
-        else:
-            panels += [Grid("mean", "running_mean", column(self.running_mean), ("used",), op="−"),
-                       Grid("var", "running_var", column(self.running_var), ("used",), op="÷√")]
-            mean_used = var_used = is_norm
-        stat = "batch statistic" if self.uses_batch_stats else "running statistic"
-        highlights += [Highlight("mean", origins(mean_used, cell()), one, "stat", stat),
-                       Highlight("var", origins(var_used, cell()), one, "stat", stat)]
-        for name, title, values, op in (("gamma", "γ weight", self.weight, "×"), ("beta", "β bias", self.bias, "+")):
-            if values is not None:
-                panels.append(Grid(name, title, column(values), ("",), op=op))
-                highlights.append(Highlight(name, origins(is_norm, cell()), one, "kernel", "γ, β (learned)"))
-        panels.append(Grid("output", "output", drawn(np.moveaxis(self.output, 1, 0)), self._labels("out"),
-                           reveal=reveal, page_size=page_size, page=page, op="="))
-        highlights.append(Highlight("output", origins(is_norm, flat_slots[group_start]), group_stencil, "output",
-                                    "output written"))
-        if self.updates_running_stats:
-            # two slices, running_mean and running_var: channel c on row c, the old value left, the new right
-            running = np.stack([np.stack([self.running_mean, self.new_running_mean], axis=1),
-                                np.stack([self.running_var, self.new_running_var], axis=1)])
-            reveal_new = np.zeros((2, channels, 2), dtype=np.int32)
-            reveal_new[:, :, 1] = starts[3] + 2 * np.arange(channels) + np.arange(2)[:, None]
-            panels.append(Grid("running", "running", running, ("μ: old, new", "σ²: old, new"), reveal=reveal_new))
-            anchor = np.stack([which, channel, np.zeros_like(channel)], axis=1)
-            highlights += [Highlight("running", origins(is_update, anchor), one, "stat", "old running value"),
-                           Highlight("running", origins(is_update, anchor + [0, 0, 1]), one, "output", "output written")]
-        vmax = max(float(np.abs(p.values).max()) for p in panels) or 1.0
-        mode = "training" if self.training else "eval"
-        return Scene(f"{self.layer!r}, {mode} mode", n_frames, tuple(panels), tuple(highlights),
-                     LazyCaptions(self), vmax)
+        return batchnorm_scene(self)
 
 
 # -- backward ---------------------------------------------------------------------------------------
@@ -984,75 +560,119 @@ def batchnorm_backward_naive(x: np.ndarray, gamma: np.ndarray, eps: float, dout:
     return dgamma, dbeta, dx
 
 
-def _batchnorm_backward(self: BatchNormTrace, g: np.ndarray) -> BackwardTrace:
-    x_hat, channels = self.normalized, self.input.shape[1]
+
+@dataclass
+class _Upstream:
+    """What every gradient of batch norm's backward reads, per channel ``c``: ``dbeta[c] = Σ dout``,
+    ``dgamma[c] = Σ dout × x̂`` (the sums over ``by_channel_g``, ``by_channel_xhat``, each ``(C, count)``), γ (ones
+    without a weight), std, and the names of the two sums (``dgamma``, ``dbeta``; other names without γ and β)."""
+
+    g: np.ndarray
+    x_hat: np.ndarray
+    per: tuple[int, ...]  # the shape that broadcasts a (C,) array against x
+    gamma: np.ndarray
+    std: np.ndarray
+    dbeta: np.ndarray
+    dgamma: np.ndarray
+    by_channel_g: np.ndarray
+    by_channel_xhat: np.ndarray
+    affine: bool
+    names: tuple[str, str]
+
+
+def _upstream(trace: BatchNormTrace, g: np.ndarray) -> _Upstream:
+    x_hat, channels = trace.normalized, trace.input.shape[1]
     axes = tuple(a for a in range(g.ndim) if a != 1)
-    per = (1, channels) + (1,) * (g.ndim - 2)
-    gamma = np.ones(channels) if self.weight is None else self.weight
-    std = np.asarray(self.std, dtype=np.float64)
-    dbeta = g.sum(axis=axes)
-    dgamma = (g * x_hat).sum(axis=axes)
-    by_channel_g = np.moveaxis(g, 1, 0).reshape(channels, -1)
-    by_channel_xhat = np.moveaxis(x_hat, 1, 0).reshape(channels, -1)
-    affine = self.weight is not None
-    names = ("dgamma", "dbeta") if affine else ("sum_dout_xhat", "sum_dout")
+    affine = trace.weight is not None
+    return _Upstream(g=g, x_hat=x_hat, per=(1, channels) + (1,) * (g.ndim - 2),
+                     gamma=np.ones(channels) if trace.weight is None else trace.weight,
+                     std=np.asarray(trace.std, dtype=np.float64), dbeta=g.sum(axis=axes),
+                     dgamma=(g * x_hat).sum(axis=axes), by_channel_g=np.moveaxis(g, 1, 0).reshape(channels, -1),
+                     by_channel_xhat=np.moveaxis(x_hat, 1, 0).reshape(channels, -1), affine=affine,
+                     names=("dgamma", "dbeta") if affine else ("sum_dout_xhat", "sum_dout"))
+
+
+def _parameter_sections(u: _Upstream) -> list[Section]:
+    """``dγ = Σ dout × x̂`` and ``dβ = Σ dout`` per channel (the sums the input's gradient needs, without γ, β)."""
 
     def explain_beta(index):
         (c,) = index
-        text, ask = sum_of(grad_name(names[1], index), by_channel_g[c], float(dbeta[c]),
+        text, ask = sum_of(grad_name(u.names[1], index), u.by_channel_g[c], float(u.dbeta[c]),
                            before=f"dout summed over channel {c}: ")
-        return by_channel_g[c][:9], text, ask
+        return u.by_channel_g[c][:9], text, ask
 
     def explain_gamma(index):
         (c,) = index
-        text, ask = sum_of_products(grad_name(names[0], index), by_channel_g[c], by_channel_xhat[c], float(dgamma[c]),
-                                    before=f"dout × x̂ summed over channel {c}: ")
-        return by_channel_g[c][:9], text, ask
+        text, ask = sum_of_products(grad_name(u.names[0], index), u.by_channel_g[c], u.by_channel_xhat[c],
+                                    float(u.dgamma[c]), before=f"dout × x̂ summed over channel {c}: ")
+        return u.by_channel_g[c][:9], text, ask
 
-    sections = [Section("weight" if affine else "sum_dout_xhat", names[0], "dL/dγ = Σ dout × x̂", dgamma, explain_gamma),
-                Section("bias" if affine else "sum_dout", names[1], "dL/dβ = Σ dout", dbeta, explain_beta)]
-    if self.uses_batch_stats:
-        count = float(self.count)
-        m1, m2 = gamma * dbeta / count, gamma * dgamma / count
+    return [Section("weight" if u.affine else "sum_dout_xhat", u.names[0], "dL/dγ = Σ dout × x̂", u.dgamma,
+                    explain_gamma),
+            Section("bias" if u.affine else "sum_dout", u.names[1], "dL/dβ = Σ dout", u.dbeta, explain_beta)]
 
-        def explain_m(values, source):
-            def explain(index):
-                (c,) = index
-                ops = [float(gamma[c]), float(source[c]), count]
-                text, ask = product_step(grad_name("m1" if values is m1 else "m2", index),
-                                         f"γ × {names[1] if values is m1 else names[0]} / count", ops, float(values[c]),
-                                         lambda o: o[0] * o[1] / o[2],
-                                         lambda t: f"{paren(t[0])} × {paren(t[1])} / {int(count)}")
-                return ops, text, ask
-            return explain
 
-        sections += [Section("m1", "m1", "m1 = mean of γ × dout (through the batch mean)", m1, explain_m(m1, dbeta)),
-                     Section("m2", "m2", "m2 = mean of γ × dout × x̂ (through the batch variance)", m2, explain_m(m2, dgamma))]
-        dx = (gamma.reshape(per) * g - m1.reshape(per) - x_hat * m2.reshape(per)) / std.reshape(per)
+def _through_batch_statistics(trace: BatchNormTrace, u: _Upstream) -> tuple[list[Section], np.ndarray, Section]:
+    """Training mode: ``m1``, ``m2`` (the gradient through the batch's mean and variance) and
+    ``dx = (γ dout − m1 − x̂ m2) / std``; returns the two sections, ``dx`` and its section."""
+    count = float(trace.count)
+    m1, m2 = u.gamma * u.dbeta / count, u.gamma * u.dgamma / count
 
-        def explain_x(index):
-            c = index[1]
-            ops = [float(gamma[c]), float(g[index]), float(m1[c]), float(x_hat[index]), float(m2[c]), float(std[c])]
-            text, ask = product_step(grad_name("dx", index), "(γ × dout − m1 − x̂ × m2) / std", ops, float(dx[index]),
-                                     lambda o: (o[0] * o[1] - o[2] - o[3] * o[4]) / o[5],
-                                     lambda t: f"({paren(t[0])} × {paren(t[1])} − {paren(t[2])} − {paren(t[3])} × "
-                                               f"{paren(t[4])}) / {t[5]}")
+    def explain_m(symbol: str, source_name: str, values: np.ndarray, source: np.ndarray):
+        def explain(index):
+            (c,) = index
+            ops = [float(u.gamma[c]), float(source[c]), count]
+            text, ask = product_step(grad_name(symbol, index), f"γ × {source_name} / count", ops, float(values[c]),
+                                     lambda o: o[0] * o[1] / o[2],
+                                     lambda t: f"{paren(t[0])} × {paren(t[1])} / {int(count)}")
             return ops, text, ask
+        return explain
 
-        title = "dL/dx = (γ dout − m1 − x̂ m2) / std"
+    sections = [Section("m1", "m1", "m1 = mean of γ × dout (through the batch mean)", m1,
+                        explain_m("m1", u.names[1], m1, u.dbeta)),
+                Section("m2", "m2", "m2 = mean of γ × dout × x̂ (through the batch variance)", m2,
+                        explain_m("m2", u.names[0], m2, u.dgamma))]
+    g, x_hat, std = u.g, u.x_hat, u.std
+    dx = (u.gamma.reshape(u.per) * g - m1.reshape(u.per) - x_hat * m2.reshape(u.per)) / std.reshape(u.per)
+
+    def explain_x(index):
+        c = index[1]
+        ops = [float(u.gamma[c]), float(g[index]), float(m1[c]), float(x_hat[index]), float(m2[c]), float(std[c])]
+        text, ask = product_step(grad_name("dx", index), "(γ × dout − m1 − x̂ × m2) / std", ops, float(dx[index]),
+                                 lambda o: (o[0] * o[1] - o[2] - o[3] * o[4]) / o[5],
+                                 lambda t: f"({paren(t[0])} × {paren(t[1])} − {paren(t[2])} − {paren(t[3])} × "
+                                           f"{paren(t[4])}) / {t[5]}")
+        return ops, text, ask
+
+    dx_section = Section("input", "dx", "dL/dx = (γ dout − m1 − x̂ m2) / std", dx, explain_x, elementwise=True)
+    return sections, dx, dx_section
+
+
+def _through_running_statistics(u: _Upstream) -> tuple[np.ndarray, Section]:
+    """Eval mode: the running statistics are constants, ``dx = dout × γ / std``; returns ``dx`` and its section."""
+    g, gamma, std = u.g, u.gamma, u.std
+    dx = g * (gamma / std).reshape(u.per)
+
+    def explain_x(index):
+        c = index[1]
+        ops = [float(g[index]), float(gamma[c]), float(std[c])]
+        text, ask = product_step(grad_name("dx", index), "dout × γ / std", ops, float(dx[index]),
+                                 lambda o: o[0] * o[1] / o[2], lambda t: f"{paren(t[0])} × {paren(t[1])} / {t[2]}")
+        return ops, "eval: running statistics are constants: " + text, ask
+
+    return dx, Section("input", "dx", "dL/dx = dout × γ / std (running statistics)", dx, explain_x, elementwise=True)
+
+
+def _batchnorm_backward(self: BatchNormTrace, g: np.ndarray) -> BackwardTrace:
+    u = _upstream(self, g)
+    sections = _parameter_sections(u)
+    if self.uses_batch_stats:
+        statistic_sections, dx, dx_section = _through_batch_statistics(self, u)
+        sections += statistic_sections
     else:
-        dx = g * (gamma / std).reshape(per)
-
-        def explain_x(index):
-            c = index[1]
-            ops = [float(g[index]), float(gamma[c]), float(std[c])]
-            text, ask = product_step(grad_name("dx", index), "dout × γ / std", ops, float(dx[index]),
-                                     lambda o: o[0] * o[1] / o[2], lambda t: f"{paren(t[0])} × {paren(t[1])} / {t[2]}")
-            return ops, "eval: running statistics are constants: " + text, ask
-
-        title = "dL/dx = dout × γ / std (running statistics)"
-    sections.append(Section("input", "dx", title, dx, explain_x, elementwise=True))
-    grads = {"weight": dgamma, "bias": dbeta, "input": dx} if affine else {"input": dx}
+        dx, dx_section = _through_running_statistics(u)
+    sections.append(dx_section)
+    grads = {"weight": u.dgamma, "bias": u.dbeta, "input": dx} if u.affine else {"input": dx}
     return BackwardTrace(self, g, sections, grads)
 
 

@@ -13,16 +13,10 @@ import ipywidgets as widgets
 import numpy as np
 
 from layerviz import data
-from layerviz.layers.pooling import (
-    AdaptiveAvgPool2d,
-    AdaptiveAvgPoolTrace,
-    AvgPool2d,
-    AvgPoolFrame,
-    AvgPoolTrace,
-    MaxPool2d,
-    MaxPoolFrame,
-    MaxPoolTrace,
-)
+from layerviz.layers._pool_average import AvgPoolFrame
+from layerviz.layers.adaptive_pool import AdaptiveAvgPool2d, AdaptiveAvgPoolTrace
+from layerviz.layers.avg_pool import AvgPool2d, AvgPoolTrace
+from layerviz.layers.max_pool import MaxPool2d, MaxPoolFrame, MaxPoolTrace
 from layerviz.scene import Grid, Scene
 from layerviz.trace import LazyCaptions, Trace
 from layerviz.ui.conv import follow_upload

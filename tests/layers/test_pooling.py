@@ -26,14 +26,9 @@ from hypothesis import strategies as st
 
 from layerviz import mpl
 from layerviz._format import fixed
-from layerviz.layers.pooling import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    MaxPool2d,
-    adaptive_avg_pool2d_naive,
-    avg_pool2d_naive,
-    max_pool2d_naive,
-)
+from layerviz.layers.adaptive_pool import AdaptiveAvgPool2d, adaptive_avg_pool2d_naive
+from layerviz.layers.avg_pool import AvgPool2d, avg_pool2d_naive
+from layerviz.layers.max_pool import MaxPool2d, max_pool2d_naive
 from layerviz.player.widget import encode_scene
 from layerviz.trace import Trace
 from layerviz.ui.pooling import PoolComparison, build_pooling, pool_comparison, pooling_explorer
