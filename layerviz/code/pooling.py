@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from layerviz.layers.pooling import MaxPool2d
+from layerviz.layers.max_pool import MaxPool2d
 
 
 def write(trace: Any) -> tuple[list[str], str, str]:

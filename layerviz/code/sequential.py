@@ -12,7 +12,7 @@ from layerviz.layers.activation import Identity, ReLU, Sigmoid, Softmax, Tanh
 from layerviz.layers.conv import Conv2d
 from layerviz.layers.dense import Dense
 from layerviz.layers.linear import Linear
-from layerviz.layers.pooling import MaxPool2d
+from layerviz.layers.max_pool import MaxPool2d
 from layerviz.layers.sequential import Flatten, Sequential
 
 
