@@ -95,15 +95,43 @@ def train_mlp(points: np.ndarray, labels: np.ndarray, hidden: tuple[int, ...] = 
               steps: int = 600, learning_rate: float = 0.03, rng: np.random.Generator | int | None = 0) -> Sequential:
     """Train :func:`mlp` on ``points: (n, d)`` and integer ``labels: (n,)`` by full-batch Adam on the cross-entropy.
 
-    Returns the trained :class:`~layerviz.Sequential` (Dense layers then Softmax).
+    Returns the trained :class:`~layerviz.Sequential` (Dense layers then Softmax), a model of its own. With an
+    int seed the training is a pure function of the arguments, so its parameters are kept: a page that trains
+    the model its explorer trains too (the anatomy of a network) pays for it once.
     """
     points = _checks.finite_array("points", points, (2,), "(n, features)")
     labels = np.asarray(labels)
     if labels.shape != (len(points),) or labels.dtype.kind not in "iu" or labels.min() < 0:
         raise ValueError(f"labels must be non-negative integers, one per point, got shape {labels.shape}")
+    if not isinstance(rng, (int, np.integer)) or isinstance(rng, bool):
+        return _train(points, labels, tuple(hidden), activation, steps, learning_rate, rng)
+    key = (points.shape, points.tobytes(), labels.tobytes(), tuple(hidden), activation, steps, learning_rate, int(rng))
+    if key not in _TRAINED:
+        if len(_TRAINED) >= _MOST_TRAINED:
+            _TRAINED.pop(next(iter(_TRAINED)))
+        trained = _train(points, labels, tuple(hidden), activation, steps, learning_rate, int(rng))
+        _TRAINED[key] = [p.copy() for layer in _dense(trained) for p in (layer.weight, layer.bias)]
+    model = mlp(points.shape[1], tuple(hidden), max(int(labels.max()) + 1, 2), activation, int(rng))
+    for layer, (weight, bias) in zip(_dense(model), zip(*[iter(_TRAINED[key])] * 2)):
+        layer.weight, layer.bias = weight.copy(), bias.copy()
+    return model
+
+
+#: The parameters of the models trained from an int seed, by their arguments (at most ``_MOST_TRAINED``).
+_TRAINED: dict[tuple, list[np.ndarray]] = {}
+_MOST_TRAINED = 16
+
+
+def _dense(model: Sequential) -> list[Dense]:
+    return [layer for layer in model.layers if isinstance(layer, Dense)]
+
+
+def _train(points: np.ndarray, labels: np.ndarray, hidden: tuple[int, ...], activation: str, steps: int,
+           learning_rate: float, rng: np.random.Generator | int | None) -> Sequential:
+    """The training itself: full-batch Adam from :func:`mlp`'s initial weights."""
     n_classes = int(labels.max()) + 1
     model = mlp(points.shape[1], tuple(hidden), max(n_classes, 2), activation, rng)
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    dense = _dense(model)
     params = [p for layer in dense for p in (layer.weight, layer.bias)]
     moments = [np.zeros_like(p) for p in params]
     squares = [np.zeros_like(p) for p in params]

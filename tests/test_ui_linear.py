@@ -105,6 +105,25 @@ def test_toy_mlp_learns_the_moons_fast():
     assert "accuracy" in fig.figure.axes[0].get_title()
 
 
+def test_a_model_trained_twice_from_one_seed_is_trained_once_and_each_caller_owns_its_copy():
+    points, labels = toy.two_moons(60, rng=3)
+    first = toy.train_mlp(points, labels, (4,), rng=5, steps=50)
+    toy._TRAINED.clear()  # the training itself, with the generator the int seed stands for
+    fresh = toy.train_mlp(points, labels, (4,), rng=np.random.default_rng(5), steps=50)
+    assert not toy._TRAINED
+    second = toy.train_mlp(points, labels, [4], rng=5, steps=50)
+    again = toy.train_mlp(points, labels, (4,), rng=5, steps=50)
+    for a, b, c in zip(first.layers[:2], fresh.layers[:2], again.layers[:2]):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(c.weight, b.weight)
+        np.testing.assert_array_equal(c.bias, b.bias)
+    second.layers[0].weight[0, 0] += 1.0
+    assert again.layers[0].weight[0, 0] == fresh.layers[0].weight[0, 0]
+    assert len(toy._TRAINED) == 1
+    other = toy.train_mlp(points, labels, (4,), rng=5, steps=51)
+    assert not np.array_equal(other.layers[0].weight, fresh.layers[0].weight)
+
+
 @pytest.mark.parametrize("trace", [
     lv.Linear(3, 2, rng=0).frames(np.random.default_rng(0).normal(size=(4, 3))),
     lv.Linear(5, 1, bias=False, rng=1).frames(np.random.default_rng(1).normal(size=5)),
