@@ -36,7 +36,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "layerviz"
 #: Top to bottom; a module belongs to the floor of the longest prefix that names it.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("layerviz",),
-    ("layerviz.ui", "layerviz.classroom"),
+    ("layerviz.ui", "layerviz.classroom", "layerviz.kernel"),
     ("layerviz.toy", "layerviz.zoo", "layerviz.flow", "layerviz.code"),
     ("layerviz.player", "layerviz.mpl", "layerviz.data", "layerviz.figure_store"),
     ("layerviz.torch_interop",),
