@@ -93,6 +93,10 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
 
 
+#: What a course kernel's command line holds (``python -m layerviz.kernel -f ...``, deploy/share/jupyter/kernels).
+KERNEL_COMMAND = b"layerviz.kernel"
+
+
 def children(pid: int, command: bytes = b"", recursive: bool = False) -> list[int]:
     """The processes ``pid`` started (all below it if ``recursive``) whose command line holds ``command``."""
     found = []
@@ -178,8 +182,8 @@ class VoilaServer:
         raise RuntimeError(f"Voilà did not answer within {timeout} s:\n{self.log()}")
 
     def kernel_pids(self) -> list[int]:
-        """Process ids of the kernels this server runs (its ``ipykernel`` children)."""
-        return children(self.process.pid, b"ipykernel")
+        """Process ids of the kernels this server runs (its children running the course's kernel)."""
+        return children(self.process.pid, KERNEL_COMMAND)
 
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/voila/render/{name}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import REPO, children, free_port
+from tests.browser.conftest import KERNEL_COMMAND, REPO, children, free_port
 
 _spec = importlib.util.spec_from_file_location("dev", REPO / "dev.py")
 dev = importlib.util.module_from_spec(_spec)
@@ -75,7 +75,7 @@ def test_sigterm_to_the_run_command_stops_voila_and_its_kernels():
                 assert command.poll() is None, command.stdout.read()
                 time.sleep(0.5)
         started = children(command.pid, recursive=True)
-        kernels = children(command.pid, b"ipykernel", recursive=True)
+        kernels = children(command.pid, KERNEL_COMMAND, recursive=True)
         assert kernels, "the page has a kernel (and the pool its preheated ones)"
         command.send_signal(signal.SIGTERM)
         command.wait(60)
