@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import layerviz as lv
-from layerviz.layers._recurrent_backward import BACKWARD_STAGES, recurrent_backward_naive
+from layerviz.layers._recurrent_bptt import BACKWARD_STAGES, recurrent_backward_naive
 from layerviz.layers.rnn import hidden_gradient_norms
 from tests.narration_redo import redo
 from tests.recurrent_reference import configs, inputs, torch_module
