@@ -45,6 +45,7 @@ CASES = {
     "Dropout": (lambda: lv.Dropout(0.5, rng=0), (2, 3)),
     "BatchNorm1d": (lambda: lv.BatchNorm1d(3), (4, 3)),
     "BatchNorm2d": (lambda: lv.BatchNorm2d(2), (2, 2, 3, 3)),
+    "LayerNorm": (lambda: lv.LayerNorm(3), (2, 3)),
     "GELU": (lambda: lv.GELU(), (2, 3)),
     "RNN": (lambda: lv.RNN(3, 2, rng=0), (4, 3)),
     "LSTM": (lambda: lv.LSTM(3, 2, rng=0), (4, 3)),
