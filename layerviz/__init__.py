@@ -27,6 +27,8 @@ _NAMES = {
     **dict.fromkeys(("AdaptiveAvgPool2d",), "layerviz.layers.adaptive_pool"),
     **dict.fromkeys(("BatchNorm1d", "BatchNorm2d"), "layerviz.layers.batchnorm"),
     **dict.fromkeys(("Dropout",), "layerviz.layers.dropout"),
+    **dict.fromkeys(("LayerNorm",), "layerviz.layers.layernorm"),
+    **dict.fromkeys(("GELU",), "layerviz.layers.gelu"),
     **dict.fromkeys(("Identity", "ReLU", "Sigmoid", "Softmax", "Tanh"), "layerviz.layers.activation"),
     **dict.fromkeys(("Dense",), "layerviz.layers.dense"),
     **dict.fromkeys(("Embedding",), "layerviz.layers.embedding"),

@@ -46,8 +46,22 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
 
+_phi = np.vectorize(lambda v: math.exp(-v * v / 2) / math.sqrt(2 * math.pi))
+_cdf = np.vectorize(lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2))))
+_gelu_tanh = np.vectorize(lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))))
+
+
+def _dgelu_tanh(v):
+    v = np.asarray(v, dtype=np.float64)
+    t = np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))
+    return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * v * v)
+
+
+#: GELU's: Φ and φ (the standard normal's distribution and density), gelu, gelu_tanh and its derivative.
+_GELU = {"Phi": _cdf, "phi": _phi, "gelu": lambda v: v * _cdf(v), "gelu_tanh": _gelu_tanh, "dgelu_tanh": _dgelu_tanh}
+
 _FUNCTIONS = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sig": _sigmoid, "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
-              "identity": lambda v: v, "maxf": _max, "PAD": PAD, "arr": lambda *v: np.array(v, dtype=np.float64)}
+              "identity": lambda v: v, "maxf": _max, "PAD": PAD, "arr": lambda *v: np.array(v, dtype=np.float64), **_GELU}
 
 
 def decimals(text: str) -> int:
@@ -81,7 +95,8 @@ def to_python(text: str, names: dict[str, str]) -> str | None:
     text = re.sub(r"\[([^\[\]]*)\]", lambda m: f"arr({m.group(1)})" if re.fullmatch(r"[\d\s,.\-e]*", m.group(1))
                   else m.group(0), text)
     for a, b in (("×", "*"), ("⊙", "*"), ("−", "-"), ("²", "**2"), ("√(", "sqrt("), ("σ(", "sig("), ("e^", "exp"),
-                 ("max(", "maxf("), ("pad", "PAD")):
+                 ("max(", "maxf("), ("pad", "PAD"), ("Φ(", "Phi("), ("φ(", "phi("),
+                 ("gelu_tanh′(", "dgelu_tanh(")):
         text = text.replace(a, b)
     words = set(re.findall(r"[A-Za-z_]\w*", text)) - {"e"}
     if not words <= set(_FUNCTIONS) | set(names.values()) or "[" in text:
@@ -173,6 +188,11 @@ def _differing_part(a: str, b: str):
         shown = literal(head)
         if shown is not None and a.endswith(tail) and len(a) > len(tail):
             return a[: -len(tail)], shown
+    match = re.match(r"^(\(?-?\d+\.\d+\)? × )(.*)$", b)
+    if match and a.startswith(match.group(1)) and len(a) > len(match.group(1)):  # S × X = S × L (GELU's x × Φ(x))
+        shown = literal(match.group(2))
+        if shown is not None:
+            return a[len(match.group(1)):], shown
     return None
 
 

@@ -609,7 +609,7 @@ class Norms(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(4, 4)
-        self.norm = nn.LayerNorm(4)
+        self.norm = nn.GroupNorm(2, 4)
 
     def forward(self, x):
         return self.norm(self.fc(x))
@@ -633,8 +633,8 @@ class Scales(nn.Module):
     (Sorts, "sort", "sort = torch.sort(fc, dim=1)", "torch.sort", "torch.sort is not supported"),
     (Branches, "gt", "gt = sum_1 > 0", "if h.sum()", "uses an if (or while, and, or, not) on a value computed from "
                                                       "the input"),
-    (Norms, "norm", "norm = self.norm(fc)", "self.norm", "torch.nn.LayerNorm at 'norm' in the model cannot be "
-                                                         "converted: layerviz has no LayerNorm layer"),
+    (Norms, "norm", "norm = self.norm(fc)", "self.norm", "torch.nn.GroupNorm at 'norm' in the model cannot be "
+                                                         "converted: layerviz has no GroupNorm layer"),
     (OwnWeight, "w", "w = self.w", "self.w", "the forward reads self.w directly"),
     (Scales, "gelu", "gelu = F.gelu(x)", "F.gelu", "F.gelu is not supported"),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else None)

@@ -180,10 +180,11 @@ def test_linear_and_dense_narrations_add_up(seed, in_features, activation, bias)
 
 
 @SETTINGS
-@given(seed=seeds, name=st.sampled_from(["ReLU", "Sigmoid", "Tanh", "Identity"]))
+@given(seed=seeds, name=st.sampled_from(["ReLU", "Sigmoid", "Tanh", "Identity", "GELU", "GELU tanh"]))
 def test_activation_narrations_add_up(seed, name):
     x = np.random.default_rng(seed).standard_normal((3, 4)) * 2
-    trace = getattr(lv, name)().frames(x)
+    layer = lv.GELU("tanh") if name == "GELU tanh" else getattr(lv, name)()
+    trace = layer.frames(x)
     for k in range(len(trace)):
         frame = trace[k]
         assert redo(frame.narration).compared
@@ -251,6 +252,34 @@ def test_batchnorm_narrations_add_up(seed, batch, size, affine, momentum, eval_m
         assert (frame.question is not None) == listed
         if frame.question is not None and frame.phase in ("mean", "variance"):
             assert f" / {frame.count} = ?" in frame.question.prompt  # the sum is hidden too
+
+
+@SETTINGS
+@given(seed=seeds, lead=st.sampled_from([(), (2,), (2, 2)]), size=st.integers(1, 7), affine=st.booleans(),
+       bias=st.booleans(), eps=st.sampled_from([1e-5, 0.1, 0.0]))
+def test_layernorm_narrations_add_up(seed, lead, size, affine, bias, eps):
+    rng = np.random.default_rng(seed)
+    layer = lv.LayerNorm(size, eps=eps, elementwise_affine=affine, bias=bias)
+    if affine:
+        layer.weight = rng.normal(1, 0.5, size)
+        if bias:
+            layer.bias = rng.normal(0, 0.5, size)
+    x = rng.normal(1, 2, (*lead, size))
+    if eps == 0.0 and size == 1:
+        return  # one value per group, no variance: eps = 0 leaves nothing to divide by (refused)
+    trace = layer.frames(x)
+    for k in range(len(trace)):
+        frame = trace[k]
+        done = redo(frame.narration)
+        check_question(frame)
+        listed = {"mean": size <= 6, "variance": size <= 4, "normalize": True}[frame.phase]
+        assert (frame.question is not None) == listed
+        if listed:
+            assert done.compared, frame.narration
+    backward = trace.backward(rng.standard_normal(x.shape))
+    for frame in backward:
+        redo(frame.narration)
+        check_question(frame)
 
 
 # -- recurrent layers ---------------------------------------------------------------------------------------

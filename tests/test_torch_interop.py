@@ -90,11 +90,11 @@ def test_from_torch_is_exported_at_top_level():
 @pytest.mark.parametrize(
     "module, name",
     [
-        (torch.nn.GELU(), "GELU"),
+        (torch.nn.SiLU(), "SiLU"),
         (torch.nn.Conv1d(1, 1, 3), "Conv1d"),
         (torch.nn.ConvTranspose2d(1, 1, 3), "ConvTranspose2d"),
         (torch.nn.Bilinear(2, 2, 3), "Bilinear"),
-        (torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.LayerNorm(2)), "LayerNorm"),
+        (torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.GroupNorm(1, 2)), "GroupNorm"),
         (object(), "object"),
         ("Conv2d", "str"),
         (None, "NoneType"),

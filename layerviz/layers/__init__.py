@@ -18,6 +18,8 @@ _NAMES = {
     **dict.fromkeys(("AdaptiveAvgPool2d",), "adaptive_pool"),
     **dict.fromkeys(("ActivationFrame", "ActivationTrace", "Identity", "ReLU", "Sigmoid", "Softmax", "Tanh"),
                     "activation"),
+    **dict.fromkeys(("GELU",), "gelu"),
+    **dict.fromkeys(("LayerNorm", "LayerNormFrame", "LayerNormTrace"), "layernorm"),
     **dict.fromkeys(("Dense",), "dense"),
     **dict.fromkeys(("Embedding", "EmbeddingFrame", "EmbeddingTrace"), "embedding"),
     **dict.fromkeys(("Linear", "LinearFrame", "LinearTrace"), "linear"),
@@ -31,8 +33,8 @@ _NAMES = {
 #: Every layer class (by name); those with a ``_from_torch`` classmethod are what :func:`layerviz.from_torch`
 #: converts. ``LAYERS`` is the tuple of the classes themselves.
 LAYER_NAMES = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d",
-               "Linear", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "Flatten", "Sequential",
-               "RNN", "LSTM", "GRU")
+               "LayerNorm", "Linear", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "Flatten",
+               "Sequential", "RNN", "LSTM", "GRU")
 
 __all__ = ["LAYERS", *sorted(_NAMES)]
 

@@ -67,6 +67,22 @@ class _Activation(Module):
         """``relu(-0.30) = max(0, -0.30) = 0.00`` (numbers, or their texts as a narration shows them)."""
         return f"{self.name}({_text(value)}) = {_text(result)}"
 
+    def narrate(self, name: str, x: float, result: float) -> tuple[str, Ask]:
+        """The narration and the question of ``name = f(x) = result``: ``out[0,1] = relu(-0.30) = … = 0.00``."""
+        # the input shown with the decimals that make the function of it, redone, give the result shown
+        shown = redoable([x], [result], lambda o, _: self._apply(o))
+        value, out = shown.operands[0], shown.results[0]
+        return f"{name} = {self.explain(value, out)}", Ask(f"{name} = {self.name}({value}) = ?", out, result)
+
+    def derivative(self, g: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``g × f'(x)``, vectorized, with ``out = f(x)`` the forward's output."""
+        return activation_derivative(self, g, x, out)
+
+    def derivative_step(self, label: str, x_label: str, g: float, x: float, out: float, result: float
+                        ) -> tuple[list, str, Ask]:
+        """One entry of :meth:`derivative`: the operands, the narration and the question."""
+        return derivative_step(self, label, x_label, g, x, out, result)
+
     @classmethod
     def _from_torch(cls, module) -> _Activation:
         """The layer equal to its ``torch.nn`` twin (see :func:`layerviz.from_torch`)."""
@@ -222,7 +238,8 @@ class Softmax(Module):
 
 
 def activation_naive(layer: _Activation | Softmax, x: np.ndarray) -> np.ndarray:
-    """The definitions, one element at a time with :mod:`math`: the reference the tests hold the layers to."""
+    """The definitions, one element at a time with :mod:`math`: the reference the tests hold the layers to
+    (GELU's two forms too: ``gelu`` with :func:`math.erf`, ``gelu_tanh``)."""
     import math
 
     x = np.asarray(x, dtype=np.float64)
@@ -240,7 +257,8 @@ def activation_naive(layer: _Activation | Softmax, x: np.ndarray) -> np.ndarray:
         return np.moveaxis(out, -1, layer.axis(x.ndim))
     functions = {"identity": lambda v: v, "relu": lambda v: v if v > 0 else 0.0,
                  "sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v)),
-                 "tanh": math.tanh}
+                 "tanh": math.tanh, "gelu": lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))),
+                 "gelu_tanh": lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)))}
     f = functions[layer.name]
     out = np.zeros(x.shape)
     for index in np.ndindex(*x.shape):
@@ -321,12 +339,7 @@ class ActivationTrace(HasBackward, Trace):
         where = self._where(k)
         x, result = self.input[where], self.output[where]
         if self.axis is None:
-            name = index_name("out", where)
-            # the input shown with the decimals that make the function of it, redone, give the result shown
-            shown = redoable([float(x)], [float(result)], lambda o, _: self.layer._apply(o))
-            value, out = shown.operands[0], shown.results[0]
-            narration = f"{name} = {self.layer.explain(value, out)}"
-            question = Ask(f"{name} = {self.layer.name}({value}) = ?", out, float(result))
+            narration, question = self.layer.narrate(index_name("out", where), float(x), float(result))
             return ActivationFrame(k, where, x, None, result, narration, question)
         exps = self._exps[tuple(i for i in where if not isinstance(i, slice))]
         return ActivationFrame(k, where, x, exps, result, self._narrate(where, x, exps, result))
@@ -442,11 +455,11 @@ def _activation_backward(self: ActivationTrace, g: np.ndarray) -> BackwardTrace:
 
             section = Section("input", "dx", "dL/dx", dx, explain)
             return BackwardTrace(self, g, [section], {"input": dx})
-        dx = activation_derivative(self.layer, g, x, s)
+        dx = self.layer.derivative(g, x, s)
 
         def explain(index):
-            return derivative_step(self.layer, grad_name("dx", index), grad_name("x", index), float(g[index]),
-                                   float(x[index]), float(s[index]), float(dx[index]))
+            return self.layer.derivative_step(grad_name("dx", index), grad_name("x", index), float(g[index]),
+                                              float(x[index]), float(s[index]), float(dx[index]))
 
         title = f"dL/dx = dout × {self.layer.name}'(x)"
     else:

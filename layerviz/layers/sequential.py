@@ -399,6 +399,8 @@ def _step_kind(layer) -> str:
         return "pooling"
     if "BatchNorm" in name:
         return "batch norm"
+    if name == "LayerNorm":
+        return "layer norm"
     return {"Flatten": "flatten", "Dropout": "dropout"}.get(name, "")
 
 

@@ -183,8 +183,8 @@ def test_flow_scene_reveals_each_layer_in_its_frames():
         (lambda: Sequential(Linear(2, 3), ReLU()).frames(np.ones(2), view="graph"), "view must be one of ['flow', 'neurons']"),
         (lambda: Flatten(start_dim=1.0), "start_dim must be an integer, got 1.0"),
         (lambda: Flatten(start_dim=3)(np.ones((2, 2))), "start_dim must be in [-2, 1] for x of 2 dimensions, got 3"),
-        (lambda: from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))),
-         "torch.nn.LayerNorm at '1' in the model cannot be converted: layerviz has no LayerNorm layer"),
+        (lambda: from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.GroupNorm(1, 2))),
+         "torch.nn.GroupNorm at '1' in the model cannot be converted: layerviz has no GroupNorm layer"),
     ],
 )
 def test_errors_name_the_rule(make, message):
@@ -193,8 +193,8 @@ def test_errors_name_the_rule(make, message):
 
 
 def test_from_torch_error_names_the_module():
-    with pytest.raises(ValueError, match=re.escape("torch.nn.LayerNorm at '0' in the model cannot be converted")):
-        from_torch(torch.nn.Sequential(torch.nn.LayerNorm(2)))
+    with pytest.raises(ValueError, match=re.escape("torch.nn.GroupNorm at '0' in the model cannot be converted")):
+        from_torch(torch.nn.Sequential(torch.nn.GroupNorm(1, 2)))
 
 
 def test_existing_layers_nest():

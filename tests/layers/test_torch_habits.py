@@ -45,6 +45,8 @@ CASES = {
     "Dropout": (lambda: lv.Dropout(0.5, rng=0), (2, 3)),
     "BatchNorm1d": (lambda: lv.BatchNorm1d(3), (4, 3)),
     "BatchNorm2d": (lambda: lv.BatchNorm2d(2), (2, 2, 3, 3)),
+    "LayerNorm": (lambda: lv.LayerNorm(3), (2, 3)),
+    "GELU": (lambda: lv.GELU(), (2, 3)),
     "RNN": (lambda: lv.RNN(3, 2, rng=0), (4, 3)),
     "LSTM": (lambda: lv.LSTM(3, 2, rng=0), (4, 3)),
     "GRU": (lambda: lv.GRU(3, 2, rng=0), (4, 3)),
@@ -562,14 +564,14 @@ def test_identity_takes_and_ignores_any_argument_as_torch(args, kwargs):
 
 def test_an_unsupported_module_is_named_first_with_its_place_and_what_to_do():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2),
-                                torch.nn.Sequential(torch.nn.ReLU(), torch.nn.LayerNorm(2)))
+                                torch.nn.Sequential(torch.nn.ReLU(), torch.nn.GroupNorm(1, 2)))
     with pytest.raises(ValueError) as info:
         lv.from_torch(model)
     message = str(info.value)
-    assert message.startswith("torch.nn.LayerNorm at '1.1' in the model cannot be converted: layerviz has no "
-                              "LayerNorm layer (not supported yet); replace it with one of the modules below")
-    assert model.get_submodule("1.1").__class__.__name__ == "LayerNorm"  # the path is torch's
-    assert message.index("Supported: torch.nn.AdaptiveAvgPool2d") > message.index("LayerNorm")
+    assert message.startswith("torch.nn.GroupNorm at '1.1' in the model cannot be converted: layerviz has no "
+                              "GroupNorm layer (not supported yet); replace it with one of the modules below")
+    assert model.get_submodule("1.1").__class__.__name__ == "GroupNorm"  # the path is torch's
+    assert message.index("Supported: torch.nn.AdaptiveAvgPool2d") > message.index("GroupNorm")
 
 
 def test_named_children_give_the_path():
