@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerviz import Conv2d, Trace, from_torch
+from tests.access_time import median_access_time
 from tests.conv_reference import MODES, expected_pads
 from tests.conv_reference import pair as _pair
 
@@ -278,17 +279,9 @@ def test_random_access_is_constant_time():
     assert len(trace) == 16 * 222 * 222
     assert built < 1.0, f"building the trace took {built:.3f} s"
 
-    def median_access(k, repeats=7):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            trace[k]
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[repeats // 2]
-
     trace[0]  # warm up
     for k in (len(trace) - 1, len(trace) - 12345, len(trace) // 2):
-        elapsed = median_access(k)
+        elapsed = median_access_time(trace, k)
         assert elapsed < 5e-3, f"trace[{k}] took {elapsed * 1e3:.2f} ms"
     frame = trace[-1]
     assert frame.cell == (15, 221, 221)

@@ -30,6 +30,7 @@ from layerviz.layers.batchnorm import (
     batchnorm_naive,
 )
 from layerviz.trace import Trace
+from tests.access_time import median_access_time
 
 TORCH = {BatchNorm1d: torch.nn.BatchNorm1d, BatchNorm2d: torch.nn.BatchNorm2d}
 
@@ -723,16 +724,8 @@ def test_random_access_is_constant_time():
     assert trace.by_row and len(trace) == 16 + 16 + 32 * 16 * 32 + 32
     trace[0]
 
-    def median_access(k, repeats=7):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            trace[k]
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[repeats // 2]
-
     for k in (5, 40, len(trace) // 2, len(trace) - 40, len(trace) - 1):
-        elapsed = median_access(k)
+        elapsed = median_access_time(trace, k)
         assert elapsed < 5e-3, f"trace[{k}] took {elapsed * 1e3:.2f} ms"
     frame = trace[len(trace) - 33]  # the last normalize frame: channel 15, sample 31, row 31
     np.testing.assert_array_equal(frame.cells[0], [31, 15, 31, 0])

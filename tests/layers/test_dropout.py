@@ -30,6 +30,7 @@ from layerviz.layers.dropout import Dropout, DropoutTrace, dropout_naive, mean_o
 from layerviz.player import Player
 from layerviz.trace import Trace
 from layerviz.ui.dropout import build_dropout, dropout_explorer
+from tests.access_time import median_access_time
 
 LIMIT = 256  # documented: inputs of more elements get one mask frame per row
 
@@ -717,17 +718,9 @@ def test_building_is_vectorized_and_random_access_is_constant_time():
     assert len(trace) == 16 * (3 * 64 + 1)
     assert built < 1.0, f"building the trace and scene took {built:.3f} s"
 
-    def median_access(k, repeats=7):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            trace[k]
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[repeats // 2]
-
     trace[0]
     for k in (len(trace) - 1, len(trace) // 2, len(trace) - 2, 1):
-        elapsed = median_access(k)
+        elapsed = median_access_time(trace, k)
         assert elapsed < 5e-3, f"trace[{k}] took {elapsed * 1e3:.2f} ms"
     assert scene.captions[len(trace) - 2] == trace[-2].narration
     assert trace[-2].where == (15, 2, 63)

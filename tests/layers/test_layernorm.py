@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import layerviz as lv
 from layerviz.layers.layernorm import (PHASES, LayerNorm, LayerNormFrame, LayerNormTrace, layernorm_backward_naive,
                                        layernorm_naive)
+from tests.access_time import median_access_time
 from tests.layers.test_backward import assert_grads_equal, check_frames, torch_grads
 from tests.narration_redo import redo
 from tests.test_narration import check_question
@@ -230,16 +231,8 @@ def test_random_access_is_constant_time_on_a_large_input():
     assert time.perf_counter() - start < 1.0
     assert len(trace) == 64 * 770
 
-    def median_access(k, repeats=7):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            trace[k]
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[repeats // 2]
-
     for k in (2, 771, len(trace) // 2, len(trace) - 1):
-        assert median_access(k) < 5e-3, k
+        assert median_access_time(trace, k) < 5e-3, k
     last = trace[-1]
     std = math.sqrt(x[63].var() + 1e-5)
     assert last.result == pytest.approx((x[63, 767] - x[63].mean()) / std, rel=1e-10)

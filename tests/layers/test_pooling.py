@@ -32,6 +32,7 @@ from layerviz.layers.max_pool import MaxPool2d, max_pool2d_naive
 from layerviz.player.widget import encode_scene
 from layerviz.trace import Trace
 from layerviz.ui.pooling import PoolComparison, build_pooling, pool_comparison, pooling_explorer
+from tests.access_time import median_access_time
 
 
 def pair(value):
@@ -857,17 +858,9 @@ def test_random_access_is_constant_time(layer):
     assert built < 1.0, f"building the trace took {built:.3f} s"
     assert len(trace) == trace.output.size > 20_000
 
-    def median_access(k, repeats=7):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            trace[k]
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[repeats // 2]
-
     trace[0]
     for k in (len(trace) - 1, len(trace) // 2, 12345):
-        elapsed = median_access(k)
+        elapsed = median_access_time(trace, k)
         assert elapsed < 5e-3, f"trace[{k}] took {elapsed * 1e3:.2f} ms"
     frame = trace[-1]
     assert frame.cell == (2, *(size - 1 for size in trace.output.shape[1:]))
