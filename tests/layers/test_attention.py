@@ -209,10 +209,9 @@ def test_two_tokens_by_hand():
     np.testing.assert_array_equal(trace.scores, [[1.0, 0.0], [0.0, 1.0]])
     assert len(trace) == 2 * (2 + 2)
     assert [f.phase for f in trace] == ["score", "score", "softmax", "output"] * 2
-    assert trace[0].narration == ("s[0,0] = q[0]·k[0] / √4 = (1.00×2.00 + 0.00×0.00 + 1.00×0.00 + 0.00×0.00) / √(4) "
-                                  "= 2.00 / √(4) = 1.00")
-    assert trace[0].question.prompt == ("s[0,0] = q[0]·k[0] / √4 = (1.00×2.00 + 0.00×0.00 + 1.00×0.00 + 0.00×0.00) / "
-                                        "√(4) = ?")
+    products = "(1.00×2.00 + 0.00×0.00 + 1.00×0.00 + 0.00×0.00) / √(4)"
+    assert trace[0].narration == f"s[0,0] = q[0]·k[0] / √4 = {products} = 2.00 / √(4) = 1.00"
+    assert trace[0].question.prompt == f"s[0,0] = q[0]·k[0] / √4 = {products} = ?"
     assert trace[2].narration == ("a[0,:] = softmax(s[0,:]) = softmax([1.00, 0.00]): max = max(1.00, 0.00) = 1.00; "
                                   "e^(s − max) = e^([1.00, 0.00] − 1.00) = [1.00, 0.37]; sum = 1.00 + 0.37 = 1.37; "
                                   "a[0,:] = [1.00, 0.37] / 1.37 = [0.73, 0.27]")
@@ -304,7 +303,8 @@ def test_frames_are_read_only_and_keep_copies():
     with pytest.raises(ValueError):
         trace.output[0, 0] = 1.0
     assert isinstance(trace, AttentionTrace) and isinstance(trace[0], AttentionFrame)
-    assert repr(trace.layer) == "scaled_dot_product_attention(attn_mask=None, dropout_p=0.0, is_causal=False, scale=None)"
+    assert repr(trace.layer) == ("scaled_dot_product_attention(attn_mask=None, dropout_p=0.0, is_causal=False, "
+                                 "scale=None)")
     assert PHASES == ("score", "softmax", "output")
 
 
