@@ -432,11 +432,14 @@ class AttentionTrace(HasBackward, Trace):
         t = k % (self.S + 2)
         return PHASES[0] if t < self.S else PHASES[t - self.S + 1]
 
-    def _mask_index(self, batch: tuple[int, ...], i: int, j: int) -> str:
-        """The index of the pair in attn_mask as given (its broadcast axes at 0)."""
+    def _mask_cell(self, batch: tuple[int, ...], i: int, j: int) -> tuple[int, ...]:
+        """The index of the pair in attn_mask as given (the axes it is broadcast along read index 0)."""
         shape = self._pass.mask.shape
         full = (*batch, i, j)[len(batch) + 2 - len(shape):]
-        return ",".join(str(0 if n == 1 else p) for n, p in zip(shape, full))
+        return tuple(0 if n == 1 else p for n, p in zip(shape, full))
+
+    def _mask_index(self, batch: tuple[int, ...], i: int, j: int) -> str:
+        return ",".join(map(str, self._mask_cell(batch, i, j)))
 
     def _masked_why(self, batch: tuple[int, ...], i: int, j: int) -> str:
         kind = self.layer.mask
@@ -462,20 +465,15 @@ class AttentionTrace(HasBackward, Trace):
         allowed = bool(c.allowed[b, i, j])
         add, add_symbol = None, ""
         if c.call.mask == "float" and allowed:
-            add = float(self._float_mask(b, i, j))
+            add = float(c.mask[self._mask_cell(batch, i, j)])
             add_symbol = f" + attn_mask[{self._mask_index(batch, i, j)}]"
-        raw = float(c.raw[b, i, j]) if allowed else float(c.dots[b, i, j] * c.scale)
+        # raw: the score as computed, also where masked (a masked pair's mask is not added to it)
         symbolic = f"{_index('q', *batch, i)}·{_index('k', *batch, j)}"
-        narration, question = narrate_score(_index("s", *batch, i, j), symbolic, q, key, self._factor, raw, add,
-                                            add_symbol, None if allowed else self._masked_why(batch, i, j))
+        narration, question = narrate_score(_index("s", *batch, i, j), symbolic, q, key, self._factor,
+                                            float(c.raw[b, i, j]), add, add_symbol,
+                                            None if allowed else self._masked_why(batch, i, j))
         return AttentionFrame(k, "score", batch, i, j, q, key, None, None, None, not allowed,
                               float(c.scores[b, i, j]), narration, question)
-
-    def _float_mask(self, b: int, i: int, j: int) -> float:
-        batch = self.batch_index(b)
-        shape = self._pass.mask.shape
-        full = (*batch, i, j)[len(batch) + 2 - len(shape):]
-        return float(self._pass.mask[tuple(0 if n == 1 else p for n, p in zip(shape, full))])
 
     def _softmax_frame(self, k: int, b: int, batch: tuple, i: int) -> AttentionFrame:
         c = self._pass
