@@ -34,6 +34,7 @@ _NAMES = {
     **dict.fromkeys(("Dense",), "layerviz.layers.dense"),
     **dict.fromkeys(("Embedding",), "layerviz.layers.embedding"),
     **dict.fromkeys(("Linear",), "layerviz.layers.linear"),
+    **dict.fromkeys(("MultiheadAttention",), "layerviz.layers.multihead_attention"),
     **dict.fromkeys(("Flatten", "Sequential"), "layerviz.layers.sequential"),
     **dict.fromkeys(("RNN",), "layerviz.layers.rnn"),
     **dict.fromkeys(("LSTM",), "layerviz.layers.lstm"),

@@ -25,6 +25,7 @@ _NAMES = {
     **dict.fromkeys(("Dense",), "dense"),
     **dict.fromkeys(("Embedding", "EmbeddingFrame", "EmbeddingTrace"), "embedding"),
     **dict.fromkeys(("Linear", "LinearFrame", "LinearTrace"), "linear"),
+    **dict.fromkeys(("MultiheadAttention",), "multihead_attention"),
     **dict.fromkeys(("Flatten", "Sequential", "SequentialFrame", "SequentialTrace"), "sequential"),
     **dict.fromkeys(("RecurrentFrame", "RecurrentTrace"), "_recurrent"),
     **dict.fromkeys(("GRU",), "gru"),
