@@ -22,6 +22,7 @@ from layerviz import views as _views
 #: Each public name and the module that defines it.
 _NAMES = {
     **dict.fromkeys(("Conv2d",), "layerviz.layers.conv"),
+    **dict.fromkeys(("attention_frames", "scaled_dot_product_attention"), "layerviz.layers.attention"),
     **dict.fromkeys(("MaxPool2d",), "layerviz.layers.max_pool"),
     **dict.fromkeys(("AvgPool2d",), "layerviz.layers.avg_pool"),
     **dict.fromkeys(("AdaptiveAvgPool2d",), "layerviz.layers.adaptive_pool"),
@@ -33,6 +34,7 @@ _NAMES = {
     **dict.fromkeys(("Dense",), "layerviz.layers.dense"),
     **dict.fromkeys(("Embedding",), "layerviz.layers.embedding"),
     **dict.fromkeys(("Linear",), "layerviz.layers.linear"),
+    **dict.fromkeys(("MultiheadAttention",), "layerviz.layers.multihead_attention"),
     **dict.fromkeys(("Flatten", "Sequential"), "layerviz.layers.sequential"),
     **dict.fromkeys(("RNN",), "layerviz.layers.rnn"),
     **dict.fromkeys(("LSTM",), "layerviz.layers.lstm"),

@@ -123,19 +123,21 @@ class BackwardTrace(Trace):
     input : ndarray
         ``grad_output``: the gradient coming in (dL/d output).
     output : ndarray
-        ``grads["input"]``: the gradient going out (dL/d input).
+        ``grads[output_key]``: the gradient going out (dL/d input).
     grads : dict of str to ndarray
-        ``"input"`` and every parameter's gradient under torch's name.
+        ``"input"`` and every parameter's gradient under torch's name (a function of several inputs, such as
+        attention, names each input as torch's argument: ``"query"``, ``"key"``, ``"value"``).
     sections : tuple of Section
         The gradients shown, in frame order.
     """
 
-    def __init__(self, forward: Trace, grad_output: np.ndarray, sections, grads: dict[str, np.ndarray]) -> None:
+    def __init__(self, forward: Trace, grad_output: np.ndarray, sections, grads: dict[str, np.ndarray], *,
+                 output_key: str = "input") -> None:
         self.layer = forward.layer
         self.forward = forward
         self.input = np.asarray(grad_output, dtype=np.float64)
         self.grads = {key: _array(value) for key, value in grads.items()}
-        self.output = self.grads["input"]
+        self.output = self.grads[output_key]
         self.sections = tuple(s if isinstance(s.values, np.ndarray) else dataclasses.replace(s, values=_array(s.values))
                               for s in sections)
         sizes = [int(s.values.size) for s in self.sections]

@@ -125,6 +125,8 @@ def _formatter(values: np.ndarray) -> Callable[[float], str]:
         decimals = 2 if biggest < 10 else 1 if biggest < 100 else 0
 
     def fmt(value: float) -> str:
+        if value != value:  # NaN: no number (a masked attention score), as the player's grid leaves it
+            return ""
         # rounded as the browser's grid and the narrations round (half away from zero: 0.125 is 0.13)
         return fixed(value, decimals)
 

@@ -44,7 +44,7 @@ from layerviz.graph.ops.reshape import Permute, Reshape
 
 
 def _converters() -> dict[str, Any]:
-    classes = (*layers.LAYERS, layers.Embedding, losses.MSELoss, losses.CrossEntropyLoss)
+    classes = (*layers.LAYERS, layers.Embedding, layers.MultiheadAttention, losses.MSELoss, losses.CrossEntropyLoss)
     return {cls.__name__: cls for cls in classes if hasattr(cls, "_from_torch")}
 
 

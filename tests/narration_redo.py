@@ -22,6 +22,8 @@ _NOTES = re.compile(r"\s+\((?:padding|window cut|divisor_override|largest of|the
 #: Labels of terms: "(bias)", "(channel 2)", "(sum of 27 products)".
 _TERM_LABELS = re.compile(r"\s*\((?:bias|channel \d+|sum of \d+ products)\)")
 _NUMBER = r"-?\d+(?:\.\d+)?"
+#: The inside of a shown vector: numbers, and -inf (a masked attention score).
+_VECTOR = re.compile(r"(?:[\d\s,.\-e]|inf)*")
 _NAME = re.compile(r"^[a-z_]+(?:\[[\d,:]+\])?$")
 
 
@@ -60,8 +62,20 @@ def _dgelu_tanh(v):
 #: GELU's: Φ and φ (the standard normal's distribution and density), gelu, gelu_tanh and its derivative.
 _GELU = {"Phi": _cdf, "phi": _phi, "gelu": lambda v: v * _cdf(v), "gelu_tanh": _gelu_tanh, "dgelu_tanh": _dgelu_tanh}
 
+
+def _softmax(v):
+    """Torch's safe softmax of a row: a row masked everywhere (all -inf) gives zeros, not NaN."""
+    v = np.asarray(v, dtype=np.float64)
+    if not np.isfinite(v).any():
+        return np.zeros_like(v)
+    e = np.exp(v - v[np.isfinite(v)].max())
+    return e / e.sum()
+
+
 _FUNCTIONS = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sig": _sigmoid, "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
               "identity": lambda v: v, "maxf": _max, "PAD": PAD, "arr": lambda *v: np.array(v, dtype=np.float64), **_GELU}
+#: Attention's: its rows' safe softmax, and -inf, the score of a masked pair.
+_FUNCTIONS.update(softmax=_softmax, inf=math.inf)
 
 
 def decimals(text: str) -> int:
@@ -92,12 +106,13 @@ def to_python(text: str, names: dict[str, str]) -> str | None:
     for name, variable in names.items():
         text = text.replace(name, variable)
     text = _TERM_LABELS.sub("", text)
-    text = re.sub(r"\[([^\[\]]*)\]", lambda m: f"arr({m.group(1)})" if re.fullmatch(r"[\d\s,.\-e]*", m.group(1))
-                  else m.group(0), text)
+    text = re.sub(r"\[([^\[\]]*)\]", lambda m: f"arr({m.group(1)})" if _VECTOR.fullmatch(m.group(1)) else m.group(0),
+                  text)
     for a, b in (("×", "*"), ("⊙", "*"), ("−", "-"), ("²", "**2"), ("√(", "sqrt("), ("σ(", "sig("), ("e^", "exp"),
-                 ("max(", "maxf("), ("pad", "PAD"), ("Φ(", "Phi("), ("φ(", "phi("),
+                 ("pad", "PAD"), ("Φ(", "Phi("), ("φ(", "phi("),
                  ("gelu_tanh′(", "dgelu_tanh(")):
         text = text.replace(a, b)
+    text = re.sub(r"(?<!\w)max\(", "maxf(", text)  # not softmax(
     words = set(re.findall(r"[A-Za-z_]\w*", text)) - {"e"}
     if not words <= set(_FUNCTIONS) | set(names.values()) or "[" in text:
         return None

@@ -282,6 +282,31 @@ def test_layernorm_narrations_add_up(seed, lead, size, affine, bias, eps):
         check_question(frame)
 
 
+# -- attention ---------------------------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(seed=seeds, L=st.integers(1, 3), S=st.integers(1, 5), E=st.integers(1, 9), Ev=st.integers(1, 5),
+       mask=st.sampled_from([None, "bool", "float", "causal"]), dropout=st.sampled_from([0.0, 0.4]),
+       scale=st.sampled_from([None, 0.5, -1.3]))
+def test_attention_narrations_add_up(seed, L, S, E, Ev, mask, dropout, scale):
+    rng = np.random.default_rng(seed)
+    kwargs = {"scale": scale, "dropout_p": dropout, "rng": seed}
+    if mask == "bool":
+        kwargs["attn_mask"] = rng.random((L, S)) < 0.6
+    elif mask == "float":
+        kwargs["attn_mask"] = np.where(rng.random((L, S)) < 0.3, -np.inf, rng.normal(0, 1, (L, S)))
+    elif mask == "causal":
+        kwargs["is_causal"] = True
+    trace = lv.attention_frames(rng.normal(0, 2, (L, E)), rng.normal(0, 2, (S, E)), rng.standard_normal((S, Ev)),
+                                **kwargs)
+    for frame in [*trace, *trace.backward(rng.standard_normal((L, Ev)))]:
+        redo(frame.narration)
+        check_question(frame)
+        if frame.question is not None:
+            assert redo(frame.narration).compared, frame.narration
+
+
 # -- recurrent layers ---------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 #: Each name and the module of this package that defines it.
 _NAMES = {
+    **dict.fromkeys(("AttentionFrame", "AttentionTrace", "attention_frames", "scaled_dot_product_attention"),
+                    "attention"),
     **dict.fromkeys(("BatchNorm1d", "BatchNorm2d", "BatchNormFrame", "BatchNormTrace"), "batchnorm"),
     **dict.fromkeys(("Conv2d", "ConvFrame", "ConvTrace"), "conv"),
     **dict.fromkeys(("Dropout", "DropoutFrame", "DropoutTrace"), "dropout"),
@@ -23,6 +25,7 @@ _NAMES = {
     **dict.fromkeys(("Dense",), "dense"),
     **dict.fromkeys(("Embedding", "EmbeddingFrame", "EmbeddingTrace"), "embedding"),
     **dict.fromkeys(("Linear", "LinearFrame", "LinearTrace"), "linear"),
+    **dict.fromkeys(("MultiheadAttention",), "multihead_attention"),
     **dict.fromkeys(("Flatten", "Sequential", "SequentialFrame", "SequentialTrace"), "sequential"),
     **dict.fromkeys(("RecurrentFrame", "RecurrentTrace"), "_recurrent"),
     **dict.fromkeys(("GRU",), "gru"),
