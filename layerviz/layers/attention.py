@@ -15,7 +15,8 @@ a float mask is added to the scores (``-inf``: masked); either broadcasts to the
 ``tril``, also when ``L != S``) and, as in torch, is refused together with a mask. A row whose every key is masked
 has weights 0 and an output row 0 in torch (its softmax is a "safe" one: not NaN), and here. (torch 2.13's CPU
 kernel for 4-D inputs returns NaN with ``is_causal`` and a ``scale <= 0``, its causal ``-inf`` multiplied by the
-scale; its 2-D and 3-D inputs give numbers there, and layerviz gives those.)
+scale; its 2-D and 3-D inputs give numbers there, and layerviz gives those. That kernel also refuses a 1-D
+``attn_mask``, which its other paths broadcast, as layerviz does.)
 
 Dropout on the weights needs an explicit ``rng`` (a ``numpy.random.Generator`` or an int seed): torch's own draws
 cannot be reproduced, so layerviz draws its own, ``kept = u >= p`` for uniform ``u``, as :class:`~layerviz.Dropout`.

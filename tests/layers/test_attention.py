@@ -79,9 +79,13 @@ def torch_attention(q, k, v, kwargs, g, *, flat=False):
 
 
 def torch_quirk(q, k, v, kwargs) -> bool:
-    """torch's 4-D CPU kernel with is_causal and a scale <= 0 returns NaN (see the test of it below)."""
+    """Where torch's 4-D CPU kernel differs from its 2-D and 3-D path (see the tests of it below): is_causal with a
+    scale <= 0 (NaN), a 1-D attn_mask (refused: "Dimension out of range")."""
+    if max(map(np.ndim, (q, k, v))) < 4:
+        return False
     scale = kwargs.get("scale")
-    return bool(kwargs.get("is_causal")) and scale is not None and scale <= 0 and max(map(np.ndim, (q, k, v))) == 4
+    causal = bool(kwargs.get("is_causal")) and scale is not None and scale <= 0
+    return causal or np.ndim(kwargs.get("attn_mask", np.zeros((1, 1)))) == 1
 
 
 def assert_close(ours, theirs, what=""):
@@ -172,6 +176,16 @@ def test_torch_4d_causal_kernel_gives_nan_for_a_scale_of_0_and_layerviz_computes
         assert_close(scaled_dot_product_attention(q, k, v, **kwargs)[0], three)
     np.testing.assert_allclose(scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0)[0, 0, 1],
                                v[0, 0, :2].mean(axis=0), rtol=1e-14)  # query 1 averages keys 0 and 1
+
+
+def test_a_mask_of_one_axis_broadcasts_also_where_torchs_4d_kernel_refuses_it():
+    rng = np.random.default_rng(6)
+    q, k, v = rng.standard_normal((2, 1, 2, 2)), rng.standard_normal((2, 1, 3, 2)), rng.standard_normal((2, 1, 3, 2))
+    mask = np.array([True, False, True])
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        torch_attention(q, k, v, {"attn_mask": mask}, np.ones((2, 1, 2, 2)))
+    three, _ = torch_attention(q[:, 0], k[:, 0], v[:, 0], {"attn_mask": mask}, np.ones((2, 2, 2)))
+    assert_close(scaled_dot_product_attention(q, k, v, attn_mask=mask)[:, 0], three)
 
 
 def test_torch_refuses_a_mask_with_is_causal_and_so_does_layerviz():
