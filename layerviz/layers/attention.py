@@ -13,7 +13,10 @@ as ``torch.nn.functional.scaled_dot_product_attention`` computes it. A bool mask
 a float mask is added to the scores (``-inf``: masked); either broadcasts to the scores' shape ``(..., L, S)``.
 ``is_causal=True`` masks the keys after each query (the lower-left triangle ``j <= i`` takes part, as torch's
 ``tril``, also when ``L != S``) and, as in torch, is refused together with a mask. A row whose every key is masked
-has weights 0 and an output row 0 in torch (its softmax is a "safe" one: not NaN), and here.
+has weights 0 and an output row 0 in torch (its softmax is a "safe" one: not NaN), and here. (torch 2.13's CPU
+kernel for 4-D inputs returns NaN with ``is_causal`` and a ``scale <= 0``, its causal ``-inf`` multiplied by the
+scale; its 2-D and 3-D inputs give numbers there, and layerviz gives those. That kernel also refuses a 1-D
+``attn_mask``, which its other paths broadcast, as layerviz does.)
 
 Dropout on the weights needs an explicit ``rng`` (a ``numpy.random.Generator`` or an int seed): torch's own draws
 cannot be reproduced, so layerviz draws its own, ``kept = u >= p`` for uniform ``u``, as :class:`~layerviz.Dropout`.
@@ -364,6 +367,13 @@ def _index(symbol: str, *parts) -> str:
     return f"{symbol}[{','.join(str(p) for p in parts)}]"
 
 
+def _own(batch: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The batch item ``batch`` (of the broadcast batch) in an input whose batch axes are ``shape``: the axes it
+    lacks dropped, those it is broadcast along (size 1) at 0."""
+    lead = batch[len(batch) - len(shape):] if shape else ()
+    return tuple(0 if n == 1 else i for n, i in zip(shape, lead))
+
+
 class AttentionTrace(HasBackward, Trace):
     """The frames of scaled dot-product attention: for each batch item and query ``i``, its ``S`` scores, the
     softmax of its row, its output row.
@@ -468,7 +478,8 @@ class AttentionTrace(HasBackward, Trace):
             add = float(c.mask[self._mask_cell(batch, i, j)])
             add_symbol = f" + attn_mask[{self._mask_index(batch, i, j)}]"
         # raw: the score as computed, also where masked (a masked pair's mask is not added to it)
-        symbolic = f"{_index('q', *batch, i)}·{_index('k', *batch, j)}"
+        q_at, k_at = _own(batch, self.query.shape[:-2]), _own(batch, self.key.shape[:-2])
+        symbolic = f"{_index('q', *q_at, i)}·{_index('k', *k_at, j)}"
         narration, question = narrate_score(_index("s", *batch, i, j), symbolic, q, key, self._factor,
                                             float(c.raw[b, i, j]), add, add_symbol,
                                             None if allowed else self._masked_why(batch, i, j))
@@ -488,7 +499,8 @@ class AttentionTrace(HasBackward, Trace):
     def _output_frame(self, k: int, b: int, batch: tuple, i: int) -> AttentionFrame:
         c = self._pass
         a = "ã" if c.kept is not None else "a"
-        symbolic = f"Σ_j {a}[{','.join(map(str, (*batch, i)))},j] × {_index('v', *batch, 'j')}"
+        v_at = _own(batch, self.value.shape[:-2])
+        symbolic = f"Σ_j {a}[{','.join(map(str, (*batch, i)))},j] × {_index('v', *v_at, 'j')}"
         note = "" if c.allowed[b, i].any() else "every key is masked, so the weights are all 0: "
         narration, question = narrate_output(_index("out", *batch, i, ":"), symbolic, c.dropped[b, i], c.v[b],
                                              c.out[b, i], note)
@@ -574,6 +586,7 @@ def _attention_backward(self: AttentionTrace, g: np.ndarray) -> BackwardTrace:
     dv = _unbroadcast(dv3, batch, self.value.shape)
     full = (*batch, L, S)
     a_name = "ã" if drop else "a"
+    qb, kb, vb = self.query.shape[:-2], self.key.shape[:-2], self.value.shape[:-2]
 
     def members(shape: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
         """The flat batch items that read the input's batch item ``index``."""
@@ -581,18 +594,19 @@ def _attention_backward(self: AttentionTrace, g: np.ndarray) -> BackwardTrace:
             return np.arange(B)
         return np.flatnonzero(_owners(batch, shape) == np.ravel_multi_index(index, shape))
 
-    def where(bs: np.ndarray, *rest) -> str:
-        """``0,1,`` for one batch item; ``b,`` for a sum over several."""
-        if not batch:
-            return ",".join(map(str, rest))
-        lead = ",".join(map(str, self.batch_index(int(bs[0])))) if len(bs) == 1 else "b"
-        return ",".join([lead, *map(str, rest)])
+    def where(bs: np.ndarray, *rest, shape: tuple[int, ...] | None = None) -> str:
+        """The index in a tensor of batch axes ``shape`` (the output's when None) of batch item ``bs[0]``; ``b``
+        for a sum over several items."""
+        if len(bs) > 1:
+            return ",".join(["b", *map(str, rest)])
+        lead = _own(self.batch_index(int(bs[0])), batch if shape is None else shape)
+        return ",".join(map(str, (*lead, *rest)))
 
     def summed(bs: np.ndarray) -> str:
         return f"summed over the {len(bs)} batch items that share it: " if len(bs) > 1 else ""
 
     def explain_v(index):
-        bs, (j, col) = members(self.value.shape[:-2], index[:-2]), index[-2:]
+        bs, (j, col) = members(vb, index[:-2]), index[-2:]
         a, d = c.dropped[bs, :, j].ravel(), g3[bs, :, col].ravel()
         text, ask = sum_of_products(grad_name("dv", index), a, d, float(dv[index]),
                                     before=f"{a_name} × dout over the {L} queries, {summed(bs)}"
@@ -602,7 +616,7 @@ def _attention_backward(self: AttentionTrace, g: np.ndarray) -> BackwardTrace:
     def explain_a(index):
         b = int(np.ravel_multi_index(index[:-2], batch)) if batch else 0
         i, j = index[-2:]
-        label, symbolic = grad_name("da", index), f"dout[{where([b], i)}]·v[{where([b], j)}]"
+        label, symbolic = grad_name("da", index), f"dout[{where([b], i)}]·v[{where([b], j, shape=vb)}]"
         if drop:
             factor = Factor.times(float(keep[b, i, j]), "kept × 1/(1 − p)")
             text, ask = scaled_sum_of_products(label, symbolic, g3[b, i], c.v[b, j], factor, float(da3[b, i, j]))
@@ -618,17 +632,17 @@ def _attention_backward(self: AttentionTrace, g: np.ndarray) -> BackwardTrace:
         return [*c.weights[b, i], *da3[b, i]], text, ask
 
     def explain_q(index):
-        bs, (i, e) = members(self.query.shape[:-2], index[:-2]), index[-2:]
+        bs, (i, e) = members(qb, index[:-2]), index[-2:]
         a, kk = ds3[bs, i, :].ravel(), c.k[bs, :, e].ravel()
-        symbolic = f"ds[{where(bs, i, ':')}]·k[{where(bs, ':', e)}]"
+        symbolic = f"ds[{where(bs, i, ':')}]·k[{where(bs, ':', e, shape=kb)}]"
         text, ask = scaled_sum_of_products(grad_name("dq", index), symbolic, a, kk, self._factor, float(dq[index]),
                                            before=summed(bs))
         return [*a, *kk], text, ask
 
     def explain_k(index):
-        bs, (j, e) = members(self.key.shape[:-2], index[:-2]), index[-2:]
+        bs, (j, e) = members(kb, index[:-2]), index[-2:]
         a, qq = ds3[bs, :, j].ravel(), c.q[bs, :, e].ravel()
-        symbolic = f"ds[{where(bs, ':', j)}]·q[{where(bs, ':', e)}]"
+        symbolic = f"ds[{where(bs, ':', j)}]·q[{where(bs, ':', e, shape=qb)}]"
         text, ask = scaled_sum_of_products(grad_name("dk", index), symbolic, a, qq, self._factor, float(dk[index]),
                                            before=summed(bs))
         return [*a, *qq], text, ask

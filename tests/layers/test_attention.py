@@ -61,14 +61,31 @@ def make_inputs(cfg):
     return q, k, v, kwargs, rng
 
 
-def torch_attention(q, k, v, kwargs, g):
-    """torch's output and the ``.grad`` of query, key and value for ``(out * g).sum()``, in float64."""
+def torch_attention(q, k, v, kwargs, g, *, flat=False):
+    """torch's output and the ``.grad`` of query, key and value for ``(out * g).sum()``, in float64; ``flat``: the
+    inputs broadcast and their batch axes flattened into one, so that torch takes its 3-D path."""
     tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (q, k, v)]
     extra = {name: torch.from_numpy(np.asarray(value)) if name == "attn_mask" else value
              for name, value in kwargs.items()}
-    out = F.scaled_dot_product_attention(*tensors, **extra)
+    args = tensors
+    if flat:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        args = [t.expand(*batch, *t.shape[-2:]).reshape(-1, *t.shape[-2:]) for t in tensors]
+    out = F.scaled_dot_product_attention(*args, **extra)
+    if flat:
+        out = out.reshape(*batch, *out.shape[-2:])
     (out * torch.tensor(g)).sum().backward()
     return out.detach().numpy(), {name: t.grad.numpy() for name, t in zip(("query", "key", "value"), tensors)}
+
+
+def torch_quirk(q, k, v, kwargs) -> bool:
+    """Where torch's 4-D CPU kernel differs from its 2-D and 3-D path (see the tests of it below): is_causal with a
+    scale <= 0 (NaN), a 1-D attn_mask (refused: "Dimension out of range")."""
+    if max(map(np.ndim, (q, k, v))) < 4:
+        return False
+    scale = kwargs.get("scale")
+    causal = bool(kwargs.get("is_causal")) and scale is not None and scale <= 0
+    return causal or np.ndim(kwargs.get("attn_mask", np.zeros((1, 1)))) == 1
 
 
 def assert_close(ours, theirs, what=""):
@@ -94,7 +111,7 @@ def test_matches_torch_output_and_every_gradient(cfg):
     q, k, v, kwargs, rng = make_inputs(cfg)
     trace = attention_frames(q, k, v, **kwargs)
     g = rng.standard_normal(trace.output.shape)
-    expected, grads = torch_attention(q, k, v, kwargs, g)
+    expected, grads = torch_attention(q, k, v, kwargs, g, flat=torch_quirk(q, k, v, kwargs))
     assert_close(scaled_dot_product_attention(q, k, v, **kwargs), expected, "output")
     assert_close(trace.output, expected, "trace output")
     btrace = trace.backward(g)
@@ -144,6 +161,31 @@ def test_is_causal_masks_the_keys_after_each_query_from_the_top_left_as_torch():
     masked = trace[1]  # s[0,1]: key 1 comes after query 0
     assert masked.masked and masked.result == -math.inf and masked.question is None
     assert masked.narration.startswith("masked (is_causal, and key 1 comes after query 0), so s[0,1] = -inf")
+
+
+def test_torch_4d_causal_kernel_gives_nan_for_a_scale_of_0_and_layerviz_computes_what_its_3d_path_gives():
+    # torch 2.13, CPU, float64: 4-D inputs go to its flash kernel, whose causal mask (-inf) times a scale <= 0 makes
+    # NaN; 2-D and 3-D inputs (its math path) give the softmax of 0 × scores: equal weights over the keys allowed
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((1, 1, 3, 2)), rng.standard_normal((1, 1, 4, 2)), rng.standard_normal((1, 1, 4, 2))
+    for scale in (0.0, -0.7):
+        kwargs = {"is_causal": True, "scale": scale}
+        four, _ = torch_attention(q, k, v, kwargs, np.ones((1, 1, 3, 2)))
+        three, _ = torch_attention(q[0], k[0], v[0], kwargs, np.ones((1, 3, 2)))
+        assert np.isnan(four).all() and np.isfinite(three).all()
+        assert_close(scaled_dot_product_attention(q, k, v, **kwargs)[0], three)
+    np.testing.assert_allclose(scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.0)[0, 0, 1],
+                               v[0, 0, :2].mean(axis=0), rtol=1e-14)  # query 1 averages keys 0 and 1
+
+
+def test_a_mask_of_one_axis_broadcasts_also_where_torchs_4d_kernel_refuses_it():
+    rng = np.random.default_rng(6)
+    q, k, v = rng.standard_normal((2, 1, 2, 2)), rng.standard_normal((2, 1, 3, 2)), rng.standard_normal((2, 1, 3, 2))
+    mask = np.array([True, False, True])
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        torch_attention(q, k, v, {"attn_mask": mask}, np.ones((2, 1, 2, 2)))
+    three, _ = torch_attention(q[:, 0], k[:, 0], v[:, 0], {"attn_mask": mask}, np.ones((2, 2, 2)))
+    assert_close(scaled_dot_product_attention(q, k, v, attn_mask=mask)[:, 0], three)
 
 
 def test_torch_refuses_a_mask_with_is_causal_and_so_does_layerviz():
