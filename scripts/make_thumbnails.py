@@ -2,6 +2,7 @@
 """Draw the landing page's card pictures: a frame of each topic's explorer, as it first appears.
 
     python scripts/make_thumbnails.py          # writes layerviz/ui/thumbnails/<topic>.png
+    python scripts/make_thumbnails.py gru      # only those topics' (their notebooks' names, without .ipynb)
 
 Run it again when a topic's explorer or the drawing changes; the tests check that every topic has one.
 """
@@ -28,10 +29,11 @@ from layerviz.ui import course  # noqa: E402
 WIDTH = 520
 
 
-def main() -> int:
+def main(stems: list[str]) -> int:
     course.THUMBNAILS.mkdir(exist_ok=True)
     missing = []
-    for topic in course.TOPICS:
+    topics = [course.topic(stem) for stem in stems] if stems else course.TOPICS
+    for topic in topics:
         make = getattr(layerviz.ui, topic.explorer, None)
         if make is None:
             missing.append(topic.explorer)
@@ -51,4 +53,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

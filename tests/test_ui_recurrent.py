@@ -1,4 +1,4 @@
-"""RNN and LSTM explorers and the recurrent notebooks' helpers, tested without a browser."""
+"""RNN, LSTM and GRU explorers and the recurrent notebooks' helpers, tested without a browser."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from layerviz.layers._recurrent import input_sensitivity
 from layerviz.layers._recurrent_backward import RecurrentBackwardTrace
 from layerviz.ui import rnn as ui_rnn
 from layerviz.ui.checks import predict_next
+from layerviz.ui.gru import gru_explorer
 from layerviz.ui.lstm import FORCE_CHOICES, lstm_explorer
 from layerviz.ui.rnn import rnn_explorer
 
@@ -46,7 +47,7 @@ def test_word_input_sets_the_input_size():
     np.testing.assert_array_equal(explorer.trace.input.argmax(axis=1), [0, 1, 2, 0, 1])
 
 
-@pytest.mark.parametrize("factory", [rnn_explorer, lstm_explorer])
+@pytest.mark.parametrize("factory", [rnn_explorer, lstm_explorer, gru_explorer])
 def test_a_word_sets_the_sequence_length(factory):
     explorer = factory(hidden_size=4)
     explorer.controls["input"].value = "word"
@@ -180,7 +181,7 @@ def test_scenes_draw_with_matplotlib(cls):
 # -- how it learns: the forward | backward switch (issue 14) ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("factory", [rnn_explorer, lstm_explorer])
+@pytest.mark.parametrize("factory", [rnn_explorer, lstm_explorer, gru_explorer])
 def test_the_switch_shows_bptt_of_the_same_settings_and_back(factory):
     explorer = factory()
     forward = explorer.trace
@@ -223,6 +224,8 @@ def test_the_switch_shows_bptt_of_the_same_settings_and_back(factory):
     (lstm_explorer, {"proj_size": 2, "num_layers": 2}),
     (lstm_explorer, {"input": "word", "bidirectional": True}),
     (lstm_explorer, {"input": "pulse", "force": "o = 0: show nothing"}),
+    (gru_explorer, {"num_layers": 2, "bidirectional": True, "hidden_size": 2}),
+    (gru_explorer, {"input": "word", "view": "LSTM on the same input"}),
 ])
 def test_every_setting_runs_backward_with_no_error(factory, values):
     explorer = factory()

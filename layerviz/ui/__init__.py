@@ -17,6 +17,7 @@ _NAMES = {
     "cnn_explorer": "network",
     "conv_explorer": "conv",
     "dropout_explorer": "dropout",
+    "gru_explorer": "gru",
     "linear_explorer": "linear",
     "lstm_explorer": "lstm",
     "network_explorer": "network",

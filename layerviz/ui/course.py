@@ -74,6 +74,8 @@ TOPICS: tuple[Topic, ...] = (
           "A hidden state carries what was seen from one time step to the next.", "rnn_explorer"),
     Topic("lstm.ipynb", "LSTM",
           "Gates decide what the cell state forgets, stores and shows.", "lstm_explorer"),
+    Topic("gru.ipynb", "GRU",
+          "Two gates and no cell state: the LSTM's idea with fewer parameters, on the same input.", "gru_explorer"),
     Topic("your_model.ipynb", "Your own model",
           "Any torch model's forward as a graph: residual blocks, an LSTM tagger, node by node.",
           "your_model_explorer"),

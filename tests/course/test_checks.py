@@ -204,6 +204,7 @@ SETTINGS = {
     "cnn_explorer": [{}, {"noise": 0.3}],
     "rnn_explorer": [{}, {"input": "word"}, {"input": "random", "input_size": 2, "hidden_size": 2}],
     "lstm_explorer": [{}, {"input": "random", "hidden_size": 2}],
+    "gru_explorer": [{}, {"input": "random", "hidden_size": 2}, {"view": "LSTM on the same input"}],
 }
 
 
